@@ -1,0 +1,3 @@
+"""kdigital: letters, cost sheets and agreements for the Kompetenzcenter kommunal digital."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from kdigital.cli import main
+
+main()

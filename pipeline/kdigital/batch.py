@@ -1,0 +1,104 @@
+"""Rendering a batch of documents, spread over processes for large batches.
+
+The records stay in the parent; worker processes are forked, so they inherit
+the prepared template and the records without pickling either, render every
+n-th record, write each document as soon as it is rendered, and report
+progress. Memory stays flat: no process holds more than one document.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence, TypeVar
+
+from kdigital.errors import KdigitalError
+from kdigital.render import DocumentTemplate
+
+T = TypeVar("T")
+Job = Callable[[T], tuple[str, Mapping[str, Any]]]  # record -> (file name, context)
+
+# Below this many documents, one process is faster than starting workers.
+PARALLEL_THRESHOLD = 100
+_REPORT_EVERY = 16
+
+
+class RenderError(KdigitalError):
+    """A document of the batch could not be rendered."""
+
+
+def default_workers() -> int:
+    """Worker processes for a large batch: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def render_batch(
+    template: DocumentTemplate,
+    records: Sequence[T],
+    job: Job,
+    outdir: Path,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Render ``job(record)`` for every record with ``template`` into files in ``outdir``."""
+    workers = workers or default_workers()
+    if workers <= 1 or len(records) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
+        _render_slice(template, records, job, outdir, 0, 1, progress)
+        return
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.SimpleQueue()
+    procs = [ctx.Process(target=_worker, args=(template, records, job, outdir, k, workers, queue), daemon=True)
+             for k in range(workers)]
+    for p in procs:
+        p.start()
+    running = workers
+    error = None
+    try:
+        while running:
+            kind, value = queue.get()
+            if kind == "n":
+                if progress:
+                    progress(value)
+            elif kind == "done":
+                running -= 1
+            else:
+                error = value
+                break
+    finally:
+        if error is not None or running:
+            for p in procs:
+                p.terminate()
+        for p in procs:
+            p.join()
+    if error is not None:
+        raise RenderError(error)
+
+
+def _render_slice(template, records, job, outdir: Path, start: int, step: int, report) -> None:
+    pending = 0
+    for record in records[start::step]:
+        name, context = job(record)
+        data = template.render(context)
+        with open(outdir / name, "wb") as fh:
+            fh.write(data)
+        pending += 1
+        if report and pending >= _REPORT_EVERY:
+            report(pending)
+            pending = 0
+    if report and pending:
+        report(pending)
+
+
+def _worker(template, records, job, outdir, start, step, queue) -> None:
+    try:
+        _render_slice(template, records, job, outdir, start, step, lambda n: queue.put(("n", n)))
+        queue.put(("done", None))
+    except BaseException as exc:  # report everything; the parent decides
+        detail = str(exc) if isinstance(exc, KdigitalError) else "".join(traceback.format_exception(exc))
+        queue.put(("error", f"Fehler beim Erzeugen eines Dokuments: {detail}"))

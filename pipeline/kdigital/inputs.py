@@ -1,0 +1,52 @@
+"""Loading and validating all inputs of a workspace at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kdigital.campaign import Campaign, read_campaign
+from kdigital.costs import CostModel, check_against_roster, read_cost_model
+from kdigital.errors import Finding, ValidationError
+from kdigital.roster import Municipality, read_roster
+from kdigital.workbook import open_workbook
+from kdigital.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The validated contents of the workbooks."""
+
+    roster: list[Municipality]
+    campaign: Campaign
+    cost_model: CostModel
+
+
+def collect(ws: Workspace) -> tuple[Inputs | None, list[Finding]]:
+    """Read both workbooks; the inputs (None when anything is wrong) and every finding."""
+    findings: list[Finding] = []
+    wb = open_workbook(ws.roster)
+    try:
+        roster, roster_findings = read_roster(wb, ws.roster.name)
+        campaign, campaign_findings = read_campaign(wb, ws.roster.name)
+    finally:
+        wb.close()
+    findings += roster_findings + campaign_findings
+    wb = open_workbook(ws.cost_model)
+    try:
+        model, cost_findings = read_cost_model(wb, ws.cost_model.name)
+    finally:
+        wb.close()
+    findings += cost_findings
+    if model is not None and not roster_findings:
+        findings += check_against_roster(model, roster, ws.cost_model.name)
+    if findings:
+        return None, findings
+    return Inputs(roster, campaign, model), findings
+
+
+def load_inputs(ws: Workspace) -> Inputs:
+    """The validated inputs, or one ValidationError listing every problem of both workbooks."""
+    inputs, findings = collect(ws)
+    if findings:
+        raise ValidationError(findings, f"{len(findings)} Fehler in den Arbeitsmappen – nichts geschrieben")
+    return inputs

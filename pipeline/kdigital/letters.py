@@ -1,0 +1,170 @@
+"""The interest-request letters (Interessensbekundung): one per municipality.
+
+Stage: validated inputs -> contexts -> rendered .docx in ``outputs/letters``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from kdigital import addressing, formatting
+from kdigital.campaign import Campaign
+from kdigital.costs import ScenarioRate, letter_rates
+from kdigital.errors import Finding, ValidationError
+from kdigital.inputs import Inputs, load_inputs
+from kdigital.roster import Municipality
+from kdigital.workspace import Workspace
+
+TEMPLATE = "interessensbekundung.docx"
+KIND = "IB"  # document kind in the identifier KD-2022-IB-<AGS>
+FOLDER = "letters"
+
+
+@dataclass(frozen=True)
+class LetterRun:
+    """What ``make_letters`` wrote."""
+
+    folder: Path
+    documents: list[Path]
+    selected: list[Municipality]
+
+
+def campaign_context(campaign: Campaign) -> dict[str, str]:
+    """The ``kampagne`` part of a context: campaign settings formatted for print."""
+    return {
+        "id": campaign.campaign_id,
+        "briefdatum": formatting.date(campaign.letter_date),
+        "frist": formatting.date(campaign.deadline),
+        "bezug_top": campaign.reference_item,
+        "bezug_sitzung": campaign.reference_meeting,
+        "bezug_datum": formatting.date(campaign.reference_date),
+        "fachbereich": campaign.department,
+        "fachdienst": campaign.unit,
+        "ansprechpartner": campaign.contact,
+        "zimmer": campaign.room,
+        "telefon": campaign.phone,
+        "fax": campaign.fax,
+        "vermittlung": campaign.switchboard,
+        "email_ansprechpartner": campaign.contact_email,
+        "email_fachdienst": campaign.unit_email,
+        "unterzeichner": campaign.signatory,
+        "funktion": campaign.signatory_role,
+        "einwohner_stichtag": formatting.date(campaign.population_date),
+        "einwohner_quelle": campaign.population_source,
+    }
+
+
+def municipality_context(m: Municipality) -> dict[str, Any]:
+    """The ``kommune`` and ``empfaenger`` parts of a context, and the address block and salutation."""
+    return {
+        "kommune": {
+            "ags": m.ags,
+            "name": m.name,
+            "bezeichnung": addressing.designation(m),
+            "art": m.kind,
+            "strasse": m.street,
+            "plz": m.postcode,
+            "ort": m.town,
+            "einwohner": formatting.integer(m.population),
+        },
+        "empfaenger": {
+            "amt": m.office,
+            "name": addressing.full_name(m),
+            "titel": m.title,
+            "vorname": m.first_name,
+            "nachname": m.last_name,
+        },
+        "anschrift": addressing.address_lines(m),
+        "anrede": addressing.salutation(m),
+    }
+
+
+def cost_context(all_members: ScenarioRate, comparison: ScenarioRate) -> dict[str, str]:
+    """The ``kosten`` part: the two rates the letter quotes, rounded half up to cents."""
+    return {
+        "satz_alle": formatting.money(all_members.rate),
+        "satz_vergleich": formatting.money(comparison.rate),
+        "anzahl_alle": str(all_members.members),
+        "anzahl_vergleich": str(comparison.members),
+        "netto_jahreskosten": formatting.money(all_members.net_cost),
+    }
+
+
+class LetterJob:
+    """Turns a municipality into (file name, context); shared parts are built once."""
+
+    def __init__(self, campaign: Campaign, rates: tuple[ScenarioRate, ScenarioRate]):
+        self.campaign = campaign
+        self.shared = {"kampagne": campaign_context(campaign), "kosten": cost_context(*rates)}
+
+    def __call__(self, m: Municipality) -> tuple[str, dict[str, Any]]:
+        context = dict(self.shared)
+        context.update(municipality_context(m))
+        context["kennung"] = self.campaign.identifier(KIND, m.ags)
+        return self.filename(m), context
+
+    @staticmethod
+    def filename(m: Municipality) -> str:
+        return f"{addressing.file_stem(m)}.docx"
+
+
+def example_context() -> dict[str, Any]:
+    """A complete context built from example data, for checking templates without inputs."""
+    campaign = Campaign(
+        "KD-2022", dt.date(2022, 3, 25), dt.date(2022, 4, 8), "TOP 4", "Bürgermeisterdienstversammlung",
+        dt.date(2022, 3, 23), "Fachbereich", "Fachdienst", "Ansprechpartner", "E 007", "06421 405-0", "",
+        "06421 405-0", "a@example.org", "b@example.org", "Unterzeichner", "Funktion", "c@example.org",
+        "Betreff", dt.date(2024, 12, 31), "Quelle",
+    )
+    m = Municipality("06534009", "Fronhausen", "Gemeinde", "Bürgermeisterin", "", "Claudia", "Schnabel",
+                     "Rathausstraße 1", "35112", "Fronhausen", "a@example.org", "E-Mail und Post", 4108,
+                     True, True, False, None, None, 2)
+    rate = ScenarioRate("alle", 1, 4108, Decimal(5000), Decimal(5000) / 4108)
+    return LetterJob(campaign, (rate, rate))(m)[1]
+
+
+def select(roster: Sequence[Municipality], only: Sequence[str] | None, source: str) -> list[Municipality]:
+    """The municipalities to write for; ``only`` AGS not in the roster are an error."""
+    if not only:
+        return list(roster)
+    wanted = [a.strip().zfill(8) for a in only]
+    known = {m.ags for m in roster}
+    unknown = [a for a in wanted if a not in known]
+    if unknown:
+        raise ValidationError([Finding(source, f"AGS {a} (aus --only) steht nicht im Verzeichnis der Kommunen") for a in unknown])
+    wanted_set = set(wanted)
+    return [m for m in roster if m.ags in wanted_set]
+
+
+def make_letters(
+    ws: Workspace,
+    *,
+    only: Sequence[str] | None = None,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+    inputs: Inputs | None = None,
+) -> LetterRun:
+    """Validate everything, then render the letters into ``outputs/letters`` atomically."""
+    from kdigital.batch import render_batch
+    from kdigital.output import Staging
+    from kdigital.render import DocumentTemplate
+
+    inputs = inputs or load_inputs(ws)
+    selected = select(inputs.roster, only, ws.roster.name)
+    template = DocumentTemplate(ws.template(TEMPLATE))
+    job = LetterJob(inputs.campaign, letter_rates(inputs.cost_model, inputs.roster))
+    unknown = template.unknown_placeholders(job(selected[0])[1])
+    if unknown:
+        raise ValidationError(unknown, f"Vorlage {template.name} verwendet unbekannte Platzhalter – nichts geschrieben")
+    folder = ws.outputs / FOLDER
+    if on_start:
+        on_start(len(selected))
+    with Staging(folder) as staging:
+        render_batch(template, selected, job, staging.path, workers=workers, progress=progress)
+        documents = staging.publish([job.filename(m) for m in selected])
+    return LetterRun(folder, documents, selected)

@@ -1,0 +1,53 @@
+"""Writing outputs atomically: into a hidden staging folder, then published by rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+
+class Staging:
+    """A temporary folder beside ``target`` whose files replace those of ``target`` on publish.
+
+    Used as a context manager: leaving it with an exception (or without publish)
+    removes the staging folder, so a failed or interrupted run leaves no
+    half-written document behind. Each file is published with ``os.replace``,
+    which is atomic within one file system.
+    """
+
+    def __init__(self, target: Path):
+        self.target = target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.path = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def publish(self, names: list[str] | None = None) -> list[Path]:
+        """Move the staged files (``names`` in that order, default all) into ``target``."""
+        self.target.mkdir(parents=True, exist_ok=True)
+        names = names if names is not None else sorted(p.name for p in self.path.iterdir())
+        published = []
+        for name in names:
+            destination = self.target / name
+            os.replace(self.path / name, destination)
+            published.append(destination)
+        return published
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,289 @@
+"""Word templates: template + context -> document bytes.
+
+Every document kind renders through ``DocumentTemplate``. It does docxtpl's
+work, split so that a batch pays for the expensive half once:
+
+* ``DocumentTemplate.load`` (once per run): read the .docx, let docxtpl clean
+  the XML of the body, headers, footers and footnotes (``patch_xml``), compile
+  each part that holds tags into a Jinja template, and deflate every member
+  that no tag can change.
+* ``DocumentTemplate.render`` (per document): render only the tagged parts,
+  apply docxtpl's post-processing (listing characters, table grid repair,
+  drawing ids) and assemble the ZIP from the precompressed members.
+
+The result has the same content, part by part, as ``render_naive`` (the plain
+docxtpl route, kept for tests and benchmarks); ``tests/test_render.py`` checks
+that. Rendering uses Jinja's StrictUndefined and autoescaping, so a missing value
+fails instead of printing nothing, and ``&``, ``<`` and quotes stay valid XML.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+from jinja2 import meta, nodes
+from lxml import etree
+
+from kdigital import zipwriter
+from kdigital.errors import Finding, TemplateError
+
+XML_DECLARATION = "<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n"
+HEADER_RELTYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/header"
+FOOTER_RELTYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footer"
+CORE_TYPE = "application/vnd.openxmlformats-package.core-properties+xml"
+FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
+CORE_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")  # as docxtpl renders them
+_TAG = re.compile(r"\{\{|\{%|\{#")
+_LISTING_CHARS = ("\n", "\t", "\a", "\f")
+
+
+def make_environment() -> jinja2.Environment:
+    """The Jinja environment of every template: strict about missing values, XML-escaping."""
+    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
+
+
+@dataclass
+class _Part:
+    """A tagged part: its member name, compiled template and the text around what is rendered."""
+
+    member: str
+    label: str  # for messages: 'Textkörper', 'Kopfzeile (word/header1.xml)'
+    source: str  # the patched XML that Jinja compiles
+    template: jinja2.Template
+    prefix: str = ""
+    suffix: str = ""
+    body: bool = False  # the main body needs docxtpl's table and drawing repairs
+
+
+class DocumentTemplate:
+    """A Word template prepared once for rendering many documents."""
+
+    def __init__(self, path: Path, data: bytes | None = None):
+        from docxtpl import DocxTemplate
+
+        self.path = Path(path)
+        self.name = self.path.name
+        if data is None:
+            try:
+                data = self.path.read_bytes()
+            except OSError as exc:
+                raise TemplateError([Finding(self.name, f"Vorlage nicht lesbar: {exc.strerror or exc}")],
+                                    f"Vorlage {self.name} fehlt oder ist nicht lesbar") from exc
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(data))
+            self._tpl = DocxTemplate(io.BytesIO(data))
+            self._tpl.init_docx()
+        except Exception as exc:  # python-docx raises several kinds for a damaged package
+            raise TemplateError([Finding(self.name, f"keine gültige Word-Datei (.docx): {exc}")],
+                                f"Vorlage {self.name} ist beschädigt") from exc
+        self.environment = make_environment()
+        findings: list[Finding] = []
+        self._parts: list[_Part] = []
+        self._static: dict[str, bytes] = {name: archive.read(name) for name in archive.namelist()}
+        self._order = archive.namelist()
+        self._prepare_body(findings)
+        self._prepare_headers_footers(findings)
+        self._prepare_footnotes(findings)
+        self._prepare_core_properties(findings)
+        if findings:
+            raise TemplateError(findings, f"{len(findings)} Fehler in der Vorlage {self.name}")
+        dynamic = {p.member for p in self._parts} | ({self._core_member} if self._core_templates else set())
+        self._members = {
+            name: zipwriter.Member.prepare(name, self._static[name])
+            for name in self._order if name not in dynamic
+        }
+
+    # -- preparation ---------------------------------------------------------------
+
+    def _compile(self, member: str, label: str, src: str, findings: list[Finding]) -> jinja2.Template | None:
+        try:
+            return self.environment.from_string(src)
+        except jinja2.TemplateSyntaxError as exc:
+            findings.append(Finding(self.name, f"{label}: Jinja-Syntaxfehler „{exc.message}“ bei „{_tag_context(src, exc.lineno)}“"))
+        except jinja2.TemplateError as exc:
+            findings.append(Finding(self.name, f"{label}: Fehler in der Vorlage: {exc}"))
+        return None
+
+    def _add_part(self, member: str, label: str, xml: str, findings: list[Finding], **kwargs) -> None:
+        source = re.sub(r"<w:p([ >])", r"\n<w:p\1", self._tpl.patch_xml(xml))
+        template = self._compile(member, label, source, findings)
+        if template is not None:
+            self._parts.append(_Part(member, label, source, template, **kwargs))
+
+    def _prepare_body(self, findings: list[Finding]) -> None:
+        docx = self._tpl.docx
+        member = docx.part.partname.lstrip("/")
+        document = etree.tostring(docx.element, encoding="unicode")
+        start = document.index("<w:body")
+        end = document.rindex("</w:body>") + len("</w:body>")
+        self._add_part(member, "Textkörper", self._tpl.get_xml(), findings,
+                       prefix=XML_DECLARATION + document[:start], suffix=document[end:], body=True)
+
+    def _prepare_headers_footers(self, findings: list[Finding]) -> None:
+        for reltype, word in ((HEADER_RELTYPE, "Kopfzeile"), (FOOTER_RELTYPE, "Fußzeile")):
+            for _, part in self._tpl.get_headers_footers(reltype):
+                xml = self._tpl.get_part_xml(part)
+                if not _TAG.search(xml):
+                    continue
+                member = part.partname.lstrip("/")
+                self._add_part(member, f"{word} ({member})", xml, findings, prefix=XML_DECLARATION)
+
+    def _prepare_footnotes(self, findings: list[Finding]) -> None:
+        for part in self._tpl.docx.part.package.parts:
+            if part.content_type == FOOTNOTES_TYPE:
+                blob = part.blob.decode("utf-8") if isinstance(part.blob, bytes) else part.blob
+                if _TAG.search(blob):
+                    member = part.partname.lstrip("/")
+                    self._add_part(member, f"Fußnoten ({member})", blob, findings)
+
+    def _prepare_core_properties(self, findings: list[Finding]) -> None:
+        # docxtpl renders these properties and rewrites core.xml; do the same, once if constant.
+        self._core_templates: dict[str, jinja2.Template] = {}
+        self._core_member = next((p.partname.lstrip("/") for p in self._tpl.docx.part.package.parts
+                                  if p.content_type == CORE_TYPE), None)
+        if self._core_member is None:
+            return
+        props = self._tpl.docx.core_properties
+        for prop in CORE_PROPERTIES:
+            value = getattr(props, prop)
+            if _TAG.search(value):
+                template = self._compile(self._core_member, f"Dokumenteigenschaft {prop}", value, findings)
+                if template is not None:
+                    self._core_templates[prop] = template
+        if not self._core_templates:
+            for prop in CORE_PROPERTIES:
+                setattr(props, prop, getattr(props, prop))
+            self._static[self._core_member] = _serialize(props._element)
+
+    # -- rendering -------------------------------------------------------------------
+
+    def render(self, context: Mapping[str, Any]) -> bytes:
+        """The .docx bytes of this template rendered with ``context``."""
+        rendered: dict[str, zipwriter.Member] = {}
+        for part in self._parts:
+            xml = _postprocess(self._tpl, part.template.render(context))
+            if part.body:
+                xml = self._repair_body(xml)
+            rendered[part.member] = zipwriter.Member.prepare(part.member, (part.prefix + xml + part.suffix).encode("utf-8"))
+        if self._core_templates:
+            props = self._tpl.docx.core_properties
+            for prop, template in self._core_templates.items():
+                setattr(props, prop, template.render(context))
+            rendered[self._core_member] = zipwriter.Member.prepare(self._core_member, _serialize(props._element))
+        return zipwriter.build([rendered.get(name) or self._members[name] for name in self._order])
+
+    def _repair_body(self, xml: str) -> str:
+        # docxtpl re-parses the body (recovering broken markup), repairs table grids
+        # and renumbers drawing ids; the same steps keep the output identical.
+        tpl = self._tpl
+        tree = tpl.fix_tables(xml)
+        tpl.docx_ids_index = 1000
+        tpl.fix_docpr_ids(tree)
+        return etree.tostring(tree, encoding="unicode")
+
+    # -- checking --------------------------------------------------------------------
+
+    def placeholders(self) -> list[tuple[str, str]]:
+        """Every (part label, dotted placeholder) the template reads from its context."""
+        found = []
+        for part in self._parts:
+            ast = self.environment.parse(part.source)
+            roots = meta.find_undeclared_variables(ast)
+            for path in _variable_paths(ast):
+                if path.split(".")[0] in roots:
+                    found.append((part.label, path))
+        return found
+
+    def unknown_placeholders(self, sample: Mapping[str, Any]) -> list[Finding]:
+        """Findings for placeholders that ``sample`` (a real context) does not provide."""
+        findings = []
+        seen = set()
+        for label, path in self.placeholders():
+            if (label, path) in seen or _resolves(sample, path):
+                continue
+            seen.add((label, path))
+            known = _known_paths(sample)
+            close = difflib.get_close_matches(path, known, n=1)
+            hint = f" – gemeint ist wohl {{{{ {close[0]} }}}}" if close else ""
+            findings.append(Finding(self.name, f"{label}: Platzhalter {{{{ {path} }}}} ist unbekannt{hint}"))
+        return findings
+
+
+def render_naive(path: Path, context: Mapping[str, Any]) -> bytes:
+    """The plain docxtpl route (parse, render, save) – the reference for tests and benchmarks."""
+    from docxtpl import DocxTemplate
+
+    tpl = DocxTemplate(str(path))
+    tpl.render(dict(context), jinja_env=make_environment(), autoescape=True)
+    buffer = io.BytesIO()
+    tpl.save(buffer)
+    return buffer.getvalue()
+
+
+def _postprocess(tpl, xml: str) -> str:
+    # The steps of docxtpl's render_xml_part after Jinja, skipping what cannot change anything.
+    xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
+    if "{_" in xml or "_}" in xml:
+        xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
+    if any(c in xml for c in _LISTING_CHARS):
+        xml = tpl.resolve_listing(xml)
+    return xml
+
+
+def _serialize(element) -> bytes:
+    return etree.tostring(element, encoding="UTF-8", standalone=True)
+
+
+def _tag_context(src: str, lineno: int | None) -> str:
+    """The text of the template around a Jinja error line, without XML markup."""
+    lines = src.splitlines()
+    if not lineno or lineno > len(lines):
+        return re.sub(r"<[^>]+>", "", src)[:80]
+    text = re.sub(r"<[^>]+>", "", lines[lineno - 1]).strip()
+    return text[:120]
+
+
+def _variable_paths(ast: nodes.Node):
+    """Dotted names read in ``ast``: 'kommune.name' for {{ kommune.name }}, 'kennung' for {{ kennung }}."""
+    attribute_bases = set()
+    for node in ast.find_all(nodes.Getattr):
+        attribute_bases.add(id(node.node))
+    for node in ast.find_all((nodes.Getattr, nodes.Name)):
+        if id(node) in attribute_bases:
+            continue  # part of a longer chain, reported with it
+        parts = []
+        current = node
+        while isinstance(current, nodes.Getattr):
+            parts.append(current.attr)
+            current = current.node
+        if isinstance(current, nodes.Name) and current.ctx == "load":
+            yield ".".join([current.name, *reversed(parts)])
+
+
+def _resolves(context: Mapping[str, Any], path: str) -> bool:
+    value: Any = context
+    for key in path.split("."):
+        if isinstance(value, Mapping) and key in value:
+            value = value[key]
+        elif hasattr(value, key) and not isinstance(value, Mapping):
+            value = getattr(value, key)
+        else:
+            return False
+    return True
+
+
+def _known_paths(context: Mapping[str, Any], prefix: str = "") -> list[str]:
+    paths = []
+    for key, value in context.items():
+        path = f"{prefix}{key}"
+        paths.append(path)
+        if isinstance(value, Mapping):
+            paths += _known_paths(value, path + ".")
+    return paths
