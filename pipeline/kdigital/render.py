@@ -151,15 +151,17 @@ class DocumentTemplate:
         if self._core_member is None:
             return
         props = self._tpl.docx.core_properties
+        self._core_constants = {prop: getattr(props, prop) for prop in CORE_PROPERTIES}
         for prop in CORE_PROPERTIES:
             value = getattr(props, prop)
             if _TAG.search(value):
                 template = self._compile(self._core_member, f"Dokumenteigenschaft {prop}", value, findings)
                 if template is not None:
                     self._core_templates[prop] = template
+                    del self._core_constants[prop]
         if not self._core_templates:
-            for prop in CORE_PROPERTIES:
-                setattr(props, prop, getattr(props, prop))
+            for prop, value in self._core_constants.items():
+                setattr(props, prop, value)
             self._static[self._core_member] = _serialize(props._element)
 
     # -- rendering -------------------------------------------------------------------
@@ -174,6 +176,8 @@ class DocumentTemplate:
             rendered[part.member] = zipwriter.Member.prepare(part.member, (part.prefix + xml + part.suffix).encode("utf-8"))
         if self._core_templates:
             props = self._tpl.docx.core_properties
+            for prop, value in self._core_constants.items():
+                setattr(props, prop, value)
             for prop, template in self._core_templates.items():
                 setattr(props, prop, template.render(context))
             rendered[self._core_member] = zipwriter.Member.prepare(self._core_member, _serialize(props._element))

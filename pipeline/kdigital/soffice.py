@@ -12,7 +12,10 @@ Rules this module keeps:
   by ``os.replace`` only once complete, so ``outdir`` never holds a half-written
   PDF. An existing PDF of the same name in ``outdir`` is replaced.
 * Two sources with the same file stem would produce the same PDF name; that is
-  a programming error and raises ``ValueError`` before anything runs.
+  a programming error and raises ``ValueError`` before anything runs (the very
+  same path given twice is simply converted once).
+* Sources are checked to be DOCX (a ZIP with ``word/document.xml``) first:
+  soffice would otherwise render any junk as a text document.
 * A worker that crashes, exits non-zero or times out gets its unconverted
   documents retried once in a fresh process; the document it was busy with goes
   last in the retry, so one document that crashes LibreOffice cannot take the

@@ -1,0 +1,39 @@
+# Entry points: `make demo` runs the letters on the shipped inputs, `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test check bench bench-smoke soffice clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/kdigital check
+	$(BIN)/kdigital letters
+	@echo "Die Anschreiben liegen in $(CURDIR)/outputs/letters/"
+
+check: $(STAMP)
+	$(BIN)/kdigital check
+
+# LibreOffice converts DOCX to PDF; poppler's pdftoppm turns PDFs into pictures for review.
+soffice:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  echo "LibreOffice fehlt: installiere libreoffice-writer-nogui ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    libreoffice-writer-nogui poppler-utils fonts-liberation >/dev/null; }
+
+test: $(STAMP) soffice
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP) soffice
+	$(BIN)/python benchmarks/run.py
+
+bench-smoke: $(STAMP)
+	$(BIN)/python benchmarks/run.py --smoke
+
+clean:
+	rm -rf outputs benchmarks/work

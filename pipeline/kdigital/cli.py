@@ -1,0 +1,230 @@
+"""The ``kdigital`` command line (German messages and help for the district's staff).
+
+Commands parse options, call one pipeline function and report. Heavy libraries
+(docxtpl, openpyxl, pypdf, Babel) are imported inside the commands, so that
+``kdigital --help`` stays fast. Errors are turned into messages in exactly one
+place, ``_report_errors``.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from kdigital.errors import ExitCode, KdigitalError, ValidationError
+
+log = logging.getLogger("kdigital")
+
+_HEADINGS = {"Options": "Optionen", "Commands": "Befehle", "Arguments": "Argumente"}
+
+
+class _GermanFormatter(click.HelpFormatter):
+    def write_usage(self, prog, args="", prefix=None):
+        super().write_usage(prog, args, prefix="Aufruf: ")
+
+    def write_heading(self, heading):
+        super().write_heading(_HEADINGS.get(heading, heading))
+
+
+class _Context(click.Context):
+    formatter_class = _GermanFormatter
+
+
+class _GermanHelp:
+    def get_help_option(self, ctx):
+        option = super().get_help_option(ctx)
+        if option is not None:
+            option.help = "Diese Hilfe anzeigen und beenden."
+        return option
+
+
+class _Command(_GermanHelp, click.Command):
+    context_class = _Context
+
+
+class _Group(_GermanHelp, click.Group):
+    context_class = _Context
+    command_class = _Command
+
+
+class _State:
+    def __init__(self, workspace: Path, verbose: bool):
+        self.workspace_root = workspace
+        self.verbose = verbose
+
+    def workspace(self):
+        from kdigital.workspace import Workspace
+
+        return Workspace(self.workspace_root).require()
+
+
+def _report_errors(func):
+    """Turn KdigitalError into a German message on stderr and its exit code; -v adds the traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        state = ctx.find_object(_State)
+        try:
+            return func(*args, **kwargs)
+        except KdigitalError as exc:
+            if state and state.verbose:
+                import traceback
+
+                traceback.print_exc()
+            click.echo(f"Fehler: {exc}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("Abgebrochen – nichts veröffentlicht.", err=True)
+            ctx.exit(int(ExitCode.interrupted))
+
+    return wrapper
+
+
+class _WarningHandler(logging.Handler):
+    def emit(self, record):
+        prefix = "Warnung: " if record.levelno >= logging.WARNING else ""
+        click.echo(prefix + record.getMessage(), err=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="Arbeitsbereich mit inputs/, templates/ und outputs/ (Vorgabe: aktueller Ordner).")
+@click.option("-v", "--verbose", is_flag=True, help="Ausführliche Meldungen, bei Fehlern mit Traceback.")
+@click.version_option(package_name="kdigital", message="kdigital %(version)s", help="Version anzeigen.")
+@click.pass_context
+def cli(ctx: click.Context, workspace: Path, verbose: bool) -> None:
+    """Schriftgut für das Kompetenzcenter kommunal digital aus Excel und Word.
+
+    Liest inputs/roster.xlsx und inputs/cost_model.xlsx, füllt die Word-Vorlagen
+    in templates/ und schreibt nach outputs/.
+
+    Beispiel:
+
+        kdigital -w kampagne-2022 letters
+    """
+    handler = _WarningHandler()
+    root = logging.getLogger("kdigital")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
+    root.propagate = False
+    ctx.obj = _State(workspace.resolve(), verbose)
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@_report_errors
+def init(directory: Path) -> None:
+    """Neuen Arbeitsbereich für eine Kampagne anlegen.
+
+    Kopiert die mitgelieferten Arbeitsmappen (inputs/) und Word-Vorlagen
+    (templates/) nach DIRECTORY; vorhandene Dateien werden nie überschrieben.
+
+    Beispiel:
+
+        kdigital init kampagne-2023
+    """
+    from kdigital.workspace import init_workspace
+
+    ws = init_workspace(directory.resolve())
+    click.echo(f"Arbeitsbereich angelegt: {ws.root}")
+    click.echo(f"  Eingaben:  {ws.inputs}")
+    click.echo(f"  Vorlagen:  {ws.templates}")
+    click.echo(f"Weiter mit: kdigital -w {directory} check")
+
+
+@cli.command()
+@click.pass_obj
+@_report_errors
+def check(state: _State) -> None:
+    """Arbeitsmappen und Vorlagen prüfen, ohne etwas zu schreiben.
+
+    Meldet alle Fehler auf einmal: Fehler im Verzeichnis der Kommunen, im
+    Blatt Kampagne und im Kostenmodell (mit Arbeitsmappe, Blatt, Zeile, Spalte
+    und Wert), Syntaxfehler in Vorlagen und Platzhalter, die die Daten nicht
+    liefern (z. B. ein Tippfehler wie {{ kommune.nmae }}).
+
+    Beispiel:
+
+        kdigital check
+    """
+    from kdigital.check import check_workspace
+
+    ws = state.workspace()
+    report = check_workspace(ws)
+    for line in report.checked:
+        click.echo(f"geprüft: {line}")
+    if report.findings:
+        raise ValidationError(report.findings, f"{len(report.findings)} Fehler gefunden")
+    click.echo("Keine Fehler gefunden.")
+
+
+def _progress(silent: bool, label: str):
+    """A progress bar on stderr (hidden when silent or not a terminal) and its callbacks."""
+    state = {"bar": None}
+
+    def start(total: int) -> None:
+        if not silent and sys.stderr.isatty():
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
+            state["bar"].__enter__()
+
+    def advance(n: int) -> None:
+        if state["bar"] is not None:
+            state["bar"].update(n)
+
+    def finish() -> None:
+        if state["bar"] is not None:
+            state["bar"].__exit__(None, None, None)
+            state["bar"] = None
+
+    return start, advance, finish
+
+
+def _summary(rows: list[tuple[str, int, Path]], root: Path) -> None:
+    width = max(len(r[0]) for r in rows)
+    click.echo(f"{'Dokumente':<{width}}  {'Anzahl':>6}  Ordner")
+    for label, count, folder in rows:
+        try:
+            shown = folder.relative_to(root)
+        except ValueError:
+            shown = folder
+        click.echo(f"{label:<{width}}  {count:>6}  {shown}")
+
+
+@cli.command()
+@click.option("--only", "only", multiple=True, metavar="AGS",
+              help="Nur für diese Kommune(n) (AGS, mehrfach angebbar).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Anzahl paralleler Prozesse (Vorgabe: alle Kerne bei großen Mengen).")
+@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
+@click.pass_obj
+@_report_errors
+def letters(state: _State, only: tuple[str, ...], jobs: int | None, silent: bool) -> None:
+    """Anschreiben (Interessensbekundung) für jede Kommune erzeugen.
+
+    Schreibt outputs/letters/<AGS>_<name>.docx: Anschreiben an die
+    Bürgermeisterin oder den Bürgermeister mit Rückantwortformular.
+    Erst wird alles geprüft; bei Fehlern wird nichts geschrieben.
+
+    Beispiel:
+
+        kdigital letters --only 06534014 --only 06534009
+    """
+    from kdigital.letters import make_letters
+
+    ws = state.workspace()
+    start, advance, finish = _progress(silent, "Anschreiben")
+    try:
+        run = make_letters(ws, only=only or None, workers=jobs, progress=advance, on_start=start)
+    finally:
+        finish()
+    _summary([("Anschreiben (DOCX)", len(run.documents), run.folder)], ws.root)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    cli(prog_name="kdigital")

@@ -1,0 +1,134 @@
+"""The fast renderer against plain docxtpl: same content, part by part."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+from docxtpl import RichText
+from lxml import etree
+
+from kdigital.errors import TemplateError
+from kdigital.inputs import load_inputs
+from kdigital.letters import TEMPLATE, LetterJob
+from kdigital.costs import letter_rates
+from kdigital.render import DocumentTemplate, render_naive
+
+
+def canonical_parts(data: bytes) -> dict[str, bytes]:
+    """Every XML part in canonical form (C14N); relationship and content-type lists sorted."""
+    result = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        for name in archive.namelist():
+            raw = archive.read(name)
+            if not (name.endswith(".xml") or name.endswith(".rels")):
+                result[name] = raw
+                continue
+            root = etree.fromstring(raw)
+            if name.endswith(".rels") or name == "[Content_Types].xml":
+                root[:] = sorted(root, key=lambda e: etree.tostring(e))
+            result[name] = etree.tostring(root, method="c14n")
+    return result
+
+
+def assert_same_content(fast: bytes, naive: bytes) -> None:
+    a, b = canonical_parts(fast), canonical_parts(naive)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        assert a[name] == b[name], f"part {name} differs"
+
+
+def letter_contexts(ws, count=3):
+    inputs = load_inputs(ws)
+    job = LetterJob(inputs.campaign, letter_rates(inputs.cost_model, inputs.roster))
+    return [job(m)[1] for m in inputs.roster[:count]] + [job(m)[1] for m in inputs.roster if m.ags == "06534014"]
+
+
+def test_letter_fast_route_equals_docxtpl(workspace):
+    path = workspace.template(TEMPLATE)
+    template = DocumentTemplate(path)
+    for context in letter_contexts(workspace):
+        assert_same_content(template.render(context), render_naive(path, context))
+
+
+def build_special_template(path: Path) -> None:
+    """A template using {%tr %}, {%p %}, {%r %}/RichText, listing characters, header and core properties."""
+    d = docx.Document()
+    d.core_properties.title = "Liste {{ titel }}"
+    d.sections[0].header.paragraphs[0].text = "Kopf: {{ titel }}"
+    d.add_paragraph("Titel: {{ titel }}")
+    d.add_paragraph("{%p if zeigen %}")
+    d.add_paragraph("Nur wenn gezeigt: {{ titel }}")
+    d.add_paragraph("{%p endif %}")
+    d.add_paragraph("Mehrzeilig: {{ mehrzeilig }}")
+    d.add_paragraph("Formatiert: {{r fett }}")
+    table = d.add_table(rows=4, cols=2)
+    table.rows[0].cells[0].text = "Name"
+    table.rows[0].cells[1].text = "Betrag"
+    table.rows[1].cells[0].text = "{%tr for posten in posten %}"
+    table.rows[2].cells[0].text = "{{ posten.name }}"
+    table.rows[2].cells[1].text = "{{ posten.betrag }}"
+    table.rows[3].cells[0].text = "{%tr endfor %}"
+    d.add_paragraph("Ende")
+    d.save(path)
+
+
+@pytest.mark.parametrize("zeigen", [True, False])
+def test_special_tags_fast_route_equals_docxtpl(tmp_path, zeigen):
+    path = tmp_path / "special.docx"
+    build_special_template(path)
+    context = {
+        "titel": "Kosten & <Anteile> „2022“",
+        "zeigen": zeigen,
+        "mehrzeilig": "erste Zeile\nzweite Zeile\tmit Tab",
+        "fett": RichText("fett & rot", bold=True, color="FF0000"),
+        "posten": [{"name": f"Posten {i}", "betrag": f"{i},00 €"} for i in range(5)],
+    }
+    fast = DocumentTemplate(path).render(context)
+    assert_same_content(fast, render_naive(path, context))
+    text = "\n".join(p.text for p in docx.Document(io.BytesIO(fast)).paragraphs)
+    assert ("Nur wenn gezeigt" in text) is zeigen
+    rows = docx.Document(io.BytesIO(fast)).tables[0].rows
+    assert [r.cells[0].text for r in rows] == ["Name"] + [f"Posten {i}" for i in range(5)]
+
+
+def test_render_is_deterministic(workspace):
+    template = DocumentTemplate(workspace.template(TEMPLATE))
+    context = letter_contexts(workspace, 1)[0]
+    first = template.render(context)
+    assert DocumentTemplate(workspace.template(TEMPLATE)).render(context) == first
+
+
+def test_syntax_error_names_template_and_tag(tmp_path):
+    d = docx.Document()
+    d.add_paragraph("Hallo {{ kommune.name }")
+    path = tmp_path / "kaputt.docx"
+    d.save(path)
+    with pytest.raises(TemplateError) as info:
+        DocumentTemplate(path)
+    message = str(info.value)
+    assert "kaputt.docx" in message and "Textkörper" in message and "{{ kommune.name }" in message
+
+
+def test_unknown_placeholder_is_named_with_suggestion(tmp_path):
+    d = docx.Document()
+    d.add_paragraph("{{ kommune.nmae }} und {{ kennung }}")
+    d.sections[0].footer.paragraphs[0].text = "{{ kampange.id }}"
+    path = tmp_path / "tippfehler.docx"
+    d.save(path)
+    findings = DocumentTemplate(path).unknown_placeholders({"kommune": {"name": "x"}, "kennung": "k", "kampagne": {"id": 1}})
+    messages = [f.message for f in findings]
+    assert len(messages) == 2
+    assert any("{{ kommune.nmae }}" in m and "{{ kommune.name }}" in m for m in messages)
+    assert any("Fußzeile" in m and "{{ kampange.id }}" in m for m in messages)
+
+
+def test_damaged_template_is_a_template_error(tmp_path):
+    path = tmp_path / "kaputt.docx"
+    path.write_bytes(b"kein zip")
+    with pytest.raises(TemplateError, match="kaputt.docx"):
+        DocumentTemplate(path)
