@@ -8,9 +8,9 @@ inhabitant and year.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from kdigital.errors import Finding
 from kdigital.roster import Municipality
@@ -56,6 +56,7 @@ class CostModel:
     items: tuple[CostItem, ...]
     scenarios: dict[str, tuple[str, ...]]
     comparison: str  # the scenario the letter compares with
+    scenario_rows: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (scenario, AGS) -> Excel row
 
     @property
     def gross_cost(self) -> Decimal:
@@ -114,7 +115,7 @@ def check_against_roster(model: CostModel, roster: Iterable[Municipality], sourc
         for ags in members:
             if ags not in known:
                 findings.append(Finding(source, f"AGS {ags} aus Szenario „{name}“ steht nicht im Verzeichnis der Kommunen",
-                                        SCENARIO_SHEET, None, "AGS", ags))
+                                        SCENARIO_SHEET, model.scenario_rows.get((name, ags)), "AGS", ags))
     return findings
 
 
@@ -123,16 +124,19 @@ def _decimal(value: Any) -> Decimal | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, Decimal)):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))  # the shortest repr is what Excel showed, not the binary fraction
-    text = str(value).strip().replace("€", "").replace("\xa0", "").replace(" ", "")
-    if "," in text:
-        text = text.replace(".", "").replace(",", ".")
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return None
+        number = Decimal(value)
+    elif isinstance(value, float):
+        number = Decimal(repr(value))  # the shortest repr is what Excel showed, not the binary fraction
+    else:
+        text = str(value).strip().replace("€", "").replace("\xa0", "").replace(" ", "")
+        if "," in text:
+            text = text.replace(".", "").replace(",", ".")
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            return None
+    # 'NaN' and 'Infinity' are Decimals too, but no amount; NaN would even fail the comparison with 0.
+    return number if number.is_finite() else None
 
 
 def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
@@ -164,6 +168,7 @@ def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
                                   str(source_note or ""), str(row.get("Entgeltgruppe") or ""), row.number))
 
     scenarios: dict[str, list[str]] = {}
+    scenario_rows: dict[tuple[str, str], int] = {}
     stable = read_table(wb, source, SCENARIO_SHEET, ["Szenario", "AGS"], ["Name"])
     findings += stable.findings
     for row in stable.rows:
@@ -178,6 +183,7 @@ def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
             stable.finding(row, "Szenario", f"„{ALL}“ ist reserviert (alle Kommunen des Verzeichnisses)", name)
             continue
         scenarios.setdefault(str(name).strip(), []).append(str(ags))
+        scenario_rows.setdefault((str(name).strip(), str(ags)), row.number)
 
     settings, setting_findings = read_settings(wb, source, PARAMETER_SHEET)
     findings += setting_findings
@@ -190,7 +196,7 @@ def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
             PARAMETER_SHEET, comparison.row if comparison else None, "Wert", comparison_name or None))
     if findings:
         return None, findings
-    model = CostModel(tuple(items), {k: tuple(v) for k, v in scenarios.items()}, comparison_name)
+    model = CostModel(tuple(items), {k: tuple(v) for k, v in scenarios.items()}, comparison_name, scenario_rows)
     if model.net_cost <= 0:
         findings.append(Finding(source, "Die Netto-Jahreskosten sind nicht positiv (Einnahmen ≥ Kosten)", COST_SHEET,
                                 value=str(model.net_cost)))

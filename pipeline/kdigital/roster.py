@@ -93,14 +93,15 @@ def validate_rows(table: Table) -> list[Municipality]:
     for row in table.rows:
         before = len(table.findings)
         m = _municipality(table, row)
-        if m is not None and len(table.findings) == before:
-            if m.ags in seen:
-                table.finding(row, "AGS", f"AGS doppelt (schon in Zeile {seen[m.ags]})", m.ags)
-                continue
-            seen[m.ags] = row.number
+        if m is None:
+            continue
+        # A duplicate is reported even when either row has other problems, so one run shows all.
+        if m.ags in seen:
+            table.finding(row, "AGS", f"AGS doppelt (schon in Zeile {seen[m.ags]})", m.ags)
+            continue
+        seen[m.ags] = row.number
+        if len(table.findings) == before:
             result.append(m)
-        elif m is not None:
-            seen.setdefault(m.ags, row.number)
     return result
 
 
@@ -122,7 +123,7 @@ def _digits(table: Table, row: Row, column: str, width: int) -> str | None:
         text = str(int(value)).zfill(width) if value >= 0 else None
     else:
         text = re.sub(r"\s", "", str(value))
-    if text is None or not re.fullmatch(rf"\d{{{width}}}", text):
+    if text is None or not re.fullmatch(rf"[0-9]{{{width}}}", text):  # \d would take any script's digits
         table.finding(row, column, f"muss aus genau {width} Ziffern bestehen", value)
         return None
     return text
@@ -142,6 +143,9 @@ def parse_population(value: Any) -> int | None:
         text = value.strip().replace("\xa0", "").replace(" ", "")
         if re.fullmatch(r"\d{1,3}(\.\d{3})+", text):
             text = text.replace(".", "")
+        # Plain digits only: Decimal would also take 'Infinity', 'NaN' and '1e999999999'.
+        if not re.fullmatch(r"[+-]?\d+([.,]\d+)?", text):
+            return None
         try:
             dec = Decimal(text.replace(",", "."))
         except InvalidOperation:

@@ -37,7 +37,13 @@ def open_workbook(path: Path):
         raise InputError(f"{path} ist ein Ordner, keine Arbeitsmappe (.xlsx).")
     try:
         return load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError) as exc:
+    except zipfile.BadZipFile as exc:  # its message is English and says nothing to the user
+        raise InputError(
+            f"Arbeitsmappe {path.name} lässt sich nicht lesen: keine gültige Excel-Datei (.xlsx), "
+            f"beschädigt oder in einem anderen Format gespeichert. Bitte in Excel öffnen und als "
+            f"„Excel-Arbeitsmappe (.xlsx)“ speichern: {path}"
+        ) from exc
+    except (KeyError, OSError, ValueError, TypeError) as exc:
         raise InputError(
             f"Arbeitsmappe {path.name} lässt sich nicht lesen (keine gültige .xlsx-Datei?): {exc}"
         ) from exc
