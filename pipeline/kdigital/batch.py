@@ -25,6 +25,19 @@ PARALLEL_THRESHOLD = 100
 _REPORT_EVERY = 16
 
 
+class Progress:
+    """Receives progress of long work; the CLI shows it as a bar. This base shows nothing."""
+
+    def start(self, label: str, total: int) -> None:
+        """Work on ``total`` items called ``label`` begins."""
+
+    def advance(self, n: int) -> None:
+        """``n`` more items are done."""
+
+    def finish(self) -> None:
+        """The work begun with ``start`` has ended."""
+
+
 class RenderError(KdigitalError):
     """A document of the batch could not be rendered."""
 

@@ -163,25 +163,28 @@ def check(state: _State) -> None:
     click.echo("Keine Fehler gefunden.")
 
 
-def _progress(silent: bool, label: str):
-    """A progress bar on stderr (hidden when silent or not a terminal) and its callbacks."""
-    state = {"bar": None}
+def _progress(silent: bool):
+    """A progress bar on stderr, hidden when silent or when stderr is not a terminal."""
+    from kdigital.batch import Progress
 
-    def start(total: int) -> None:
-        if not silent and sys.stderr.isatty():
-            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr)
-            state["bar"].__enter__()
+    class Bar(Progress):
+        bar = None
 
-    def advance(n: int) -> None:
-        if state["bar"] is not None:
-            state["bar"].update(n)
+        def start(self, label: str, total: int) -> None:
+            if not silent and sys.stderr.isatty():
+                self.bar = click.progressbar(length=total, label=label, file=sys.stderr)
+                self.bar.__enter__()
 
-    def finish() -> None:
-        if state["bar"] is not None:
-            state["bar"].__exit__(None, None, None)
-            state["bar"] = None
+        def advance(self, n: int) -> None:
+            if self.bar is not None:
+                self.bar.update(n)
 
-    return start, advance, finish
+        def finish(self) -> None:
+            if self.bar is not None:
+                self.bar.__exit__(None, None, None)
+                self.bar = None
+
+    return Bar()
 
 
 def _summary(rows: list[tuple[str, int, Path]], root: Path) -> None:
@@ -198,31 +201,36 @@ def _summary(rows: list[tuple[str, int, Path]], root: Path) -> None:
 @cli.command()
 @click.option("--only", "only", multiple=True, metavar="AGS",
               help="Nur für diese Kommune(n) (AGS, mehrfach angebbar).")
+@click.option("--pdf", is_flag=True, help="Zusätzlich PDF/A-Dateien mit LibreOffice erzeugen.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Anzahl paralleler Prozesse (Vorgabe: alle Kerne bei großen Mengen).")
 @click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
 @click.pass_obj
 @_report_errors
-def letters(state: _State, only: tuple[str, ...], jobs: int | None, silent: bool) -> None:
+def letters(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, silent: bool) -> None:
     """Anschreiben (Interessensbekundung) für jede Kommune erzeugen.
 
-    Schreibt outputs/letters/<AGS>_<name>.docx: Anschreiben an die
-    Bürgermeisterin oder den Bürgermeister mit Rückantwortformular.
-    Erst wird alles geprüft; bei Fehlern wird nichts geschrieben.
+    Schreibt outputs/letters/<AGS>_<name>.docx (mit --pdf auch .pdf):
+    Anschreiben an die Bürgermeisterin oder den Bürgermeister mit
+    Rückantwortformular. Erst wird alles geprüft; bei Fehlern wird nichts
+    geschrieben.
 
     Beispiel:
 
-        kdigital letters --only 06534014 --only 06534009
+        kdigital letters --only 06534014 --only 06534009 --pdf
     """
+    from kdigital.errors import ConversionError
     from kdigital.letters import make_letters
 
     ws = state.workspace()
-    start, advance, finish = _progress(silent, "Anschreiben")
-    try:
-        run = make_letters(ws, only=only or None, workers=jobs, progress=advance, on_start=start)
-    finally:
-        finish()
-    _summary([("Anschreiben (DOCX)", len(run.documents), run.folder)], ws.root)
+    run = make_letters(ws, only=only or None, pdf=pdf, workers=jobs, progress=_progress(silent))
+    rows = [("Anschreiben (DOCX)", len(run.documents), run.folder)]
+    if pdf:
+        rows.append(("Anschreiben (PDF)", len(run.pdfs), run.folder))
+    _summary(rows, ws.root)
+    if run.pdf_failures:
+        details = "\n".join(f"  - {name}: {reason}" for name, reason in sorted(run.pdf_failures.items()))
+        raise ConversionError(f"{len(run.pdf_failures)} PDF-Datei(en) nicht erzeugt:\n{details}")
 
 
 def main() -> None:

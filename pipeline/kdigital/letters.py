@@ -9,28 +9,31 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from kdigital import addressing, formatting
+from kdigital.batch import Progress
 from kdigital.campaign import Campaign
 from kdigital.costs import ScenarioRate, letter_rates
 from kdigital.errors import Finding, ValidationError
-from kdigital.inputs import Inputs, load_inputs
+from kdigital.inputs import load_inputs
 from kdigital.roster import Municipality
 from kdigital.workspace import Workspace
 
 TEMPLATE = "interessensbekundung.docx"
 KIND = "IB"  # document kind in the identifier KD-2022-IB-<AGS>
 FOLDER = "letters"
+PAGES = 3  # two pages of letter and the reply form
 
 
 @dataclass(frozen=True)
 class LetterRun:
-    """What ``make_letters`` wrote."""
+    """What ``make_letters`` wrote, and which PDFs failed (file name -> reason)."""
 
     folder: Path
     documents: list[Path]
-    selected: list[Municipality]
+    pdfs: list[Path]
+    pdf_failures: dict[str, str]
 
 
 def campaign_context(campaign: Campaign) -> dict[str, str]:
@@ -144,17 +147,21 @@ def make_letters(
     ws: Workspace,
     *,
     only: Sequence[str] | None = None,
+    pdf: bool = False,
     workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
-    inputs: Inputs | None = None,
+    progress: Progress | None = None,
 ) -> LetterRun:
-    """Validate everything, then render the letters into ``outputs/letters`` atomically."""
+    """Validate everything, then render the letters (and PDFs) into ``outputs/letters`` atomically.
+
+    A PDF that fails to convert or to pass its check is reported in
+    ``LetterRun.pdf_failures``; the other documents are still published.
+    """
     from kdigital.batch import render_batch
     from kdigital.output import Staging
     from kdigital.render import DocumentTemplate
 
-    inputs = inputs or load_inputs(ws)
+    progress = progress or Progress()
+    inputs = load_inputs(ws)
     selected = select(inputs.roster, only, ws.roster.name)
     template = DocumentTemplate(ws.template(TEMPLATE))
     job = LetterJob(inputs.campaign, letter_rates(inputs.cost_model, inputs.roster))
@@ -162,9 +169,39 @@ def make_letters(
     if unknown:
         raise ValidationError(unknown, f"Vorlage {template.name} verwendet unbekannte Platzhalter – nichts geschrieben")
     folder = ws.outputs / FOLDER
-    if on_start:
-        on_start(len(selected))
+    names = [job.filename(m) for m in selected]
     with Staging(folder) as staging:
-        render_batch(template, selected, job, staging.path, workers=workers, progress=progress)
-        documents = staging.publish([job.filename(m) for m in selected])
-    return LetterRun(folder, documents, selected)
+        progress.start("Anschreiben", len(selected))
+        try:
+            render_batch(template, selected, job, staging.path, workers=workers, progress=progress.advance)
+        finally:
+            progress.finish()
+        pdfs: list[str] = []
+        failures: dict[str, str] = {}
+        if pdf:
+            identifiers = {job.filename(m): inputs.campaign.identifier(KIND, m.ags) for m in selected}
+            pdfs, failures = convert_and_check(staging.path, names, identifiers, PAGES, progress, workers)
+        published = staging.publish(names + pdfs)
+    return LetterRun(folder, published[:len(names)], published[len(names):], failures)
+
+
+def convert_and_check(folder: Path, names: list[str], identifiers: dict[str, str], pages: int,
+                      progress: Progress, workers: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """Convert the .docx ``names`` in ``folder`` to PDF and check each; (good PDF names, failures)."""
+    from kdigital.soffice import check_pdf, convert_to_pdf
+
+    progress.start("PDF", len(names))
+    try:
+        result = convert_to_pdf([folder / n for n in names], folder, workers=workers, progress=progress.advance)
+    finally:
+        progress.finish()
+    failures = {source.name: reason for source, reason in result.failed.items()}
+    good = []
+    for source, target in result.converted.items():
+        problem = check_pdf(target, pages=pages, contains=identifiers[source.name])
+        if problem:
+            failures[source.name] = problem
+            target.unlink()
+        else:
+            good.append(target.name)
+    return good, failures

@@ -200,11 +200,13 @@ def check_pdf(pdf: Path, *, pages: int | None = None, contains: str | None = Non
     if pages is not None and count != pages:
         return f"Seitenzahl {count} statt {pages}"
     if contains:
+        wanted = _squeeze(contains)
         try:
-            text = "".join(page.extract_text() or "" for page in reader.pages)
+            # Identifiers stand on the last pages (reply forms, signature pages): search from the end.
+            found = any(wanted in _squeeze(page.extract_text() or "") for page in reversed(reader.pages))
         except Exception as exc:
             return f"Text der PDF lässt sich nicht auslesen: {exc}"
-        if _squeeze(contains) not in _squeeze(text):
+        if not found:
             return f"Kennung {contains} nicht im Text gefunden"
     return None
 

@@ -1,0 +1,63 @@
+"""Letters printed: LibreOffice PDFs with two letter pages and the reply form alone on page 3."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from click.testing import CliRunner
+from pypdf import PdfReader
+
+from conftest import edit_sheet, roster_row
+from kdigital.cli import cli
+from kdigital.letters import make_letters
+
+pytestmark = pytest.mark.usefixtures("require_soffice")
+
+
+def pages_text(path) -> list[str]:
+    return [re.sub(r"\s+", " ", page.extract_text() or "") for page in PdfReader(path).pages]
+
+
+def test_letters_fit_two_pages_plus_reply_form(workspace):
+    # The longest address the roster can give: six lines, long names, a title.
+    row = roster_row(workspace, "06534008")
+    edit_sheet(workspace.roster, "Kommunen", {(row, "Versand"): "E-Mail", (row, "Titel"): "Prof. Dr.",
+                                              (row, "Vorname"): "Maximiliane-Charlotte",
+                                              (row, "Nachname"): "Musterfrau-Beispielhausen",
+                                              (row, "Amt"): "Bürgermeisterin",
+                                              (row, "Straße"): "Hauptstraße 100 (Dorfgemeinschaftshaus)"})
+    run = make_letters(workspace, only=["06534014", "06534009", "06534008"], pdf=True)
+    assert run.pdf_failures == {}
+    assert len(run.pdfs) == 3
+    for pdf in run.pdfs:
+        pages = pages_text(pdf)
+        assert len(pages) == 3, pdf.name
+        first, second, form = pages
+        ags = pdf.name[:8]
+        assert "DER KREISAUSSCHUSS" in first and "Servicezeiten" in first
+        assert "Bitte um Interessensbekundung" in first and "Sehr geehrte" in first
+        assert "bezugnehmend auf TOP 4" in first
+        assert "Mit freundlichen Grüßen" in second and "Ralf Laumer" in second
+        assert "Rückantwort" not in first + second
+        assert "Rückantwort Interessensbekundung" in form and f"KD-2022-IB-{ags}" in form
+        assert "Dienstsiegel" in form
+
+
+def test_pdf_is_tagged_pdfa(workspace):
+    run = make_letters(workspace, only=["06534014"], pdf=True)
+    reader = PdfReader(run.pdfs[0])
+    assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"]
+    xmp = reader.xmp_metadata
+    assert xmp is not None and "pdfaid" in xmp.rdf_root.toxml()
+
+
+def test_failed_conversion_is_reported_by_file_and_the_rest_kept(workspace, tmp_path, monkeypatch):
+    fake = tmp_path / "soffice"
+    fake.write_text("#!/bin/sh\ncase \"$1\" in --version) echo 'LibreOffice 7.4.7.2';; *) exit 1;; esac\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("KDIGITAL_SOFFICE", str(fake))
+    result = CliRunner().invoke(cli, ["-w", str(workspace.root), "letters", "--pdf", "--only", "06534014"])
+    assert result.exit_code == 4
+    assert "06534014_marburg.docx" in result.stderr
+    assert [p.name for p in (workspace.outputs / "letters").iterdir()] == ["06534014_marburg.docx"]
