@@ -35,7 +35,7 @@ def edit_sheet(path: Path, sheet: str, edits: dict[tuple[int, str], Any]) -> Non
             col = ws.max_column + 1
             ws.cell(1, col, header)
             headers[header] = col
-        ws.cell(row, headers[header], value)
+        ws.cell(row, headers[header]).value = value  # ws.cell(r, c, None) would not clear a cell
     wb.save(path)
 
 

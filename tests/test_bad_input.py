@@ -84,7 +84,7 @@ def marburg(ws: Workspace, **cells: Any) -> int:
     """Set cells of Marburg's roster row (``Straße`` via ``Strasse``) and return the row."""
     row = roster_row(ws, MARBURG)
     edit_sheet(ws.roster, "Kommunen", {(row, column.replace("Strasse", "Straße").replace("_", " ")): value
-                                        for column, value in cells.items()})
+                                 for column, value in cells.items()})
     return row
 
 
@@ -289,7 +289,7 @@ def test_yes_no_date_and_post_only_variants(workspace):
     marburg(workspace, IKZ_GDI="JA", IKZ_OZG=" Nein ", Interesse="Ja", Eingang="08.04.2022")
     other = roster_row(workspace, "06534002")  # Versand Post: no e-mail needed
     edit_sheet(workspace.roster, "Kommunen", {(other, "E-Mail"): None, (other, "Eingang"): dt.datetime(2022, 4, 8),
-                                              (other, "Interesse"): "nein"})
+                                        (other, "Interesse"): "nein"})
     roster = {m.ags: m for m in accepted(workspace).roster}
     m, o = roster[MARBURG], roster["06534002"]
     assert (m.ikz_gdi, m.ikz_ozg, m.interest, m.received) == (True, False, True, dt.date(2022, 4, 8))
@@ -390,6 +390,12 @@ def test_scenario_ags_malformed(workspace):
          message="8-stelliger AGS")
 
 
+def test_reserved_scenario_name(workspace):
+    edit_sheet(workspace.cost_model, "Szenarien", {(7, "Szenario"): "Alle"})
+    find(rejected_findings(workspace), source=COSTS, sheet="Szenarien", row=7, column="Szenario", value="Alle",
+         message="„alle“ ist reserviert")
+
+
 def test_comparison_scenario_that_does_not_exist(workspace):
     set_setting(workspace.cost_model, "Parameter", "Vergleichsszenario im Brief", "12 Kommunen")
     find(rejected_findings(workspace), source=COSTS, sheet="Parameter", row=2, column="Wert", value="12 Kommunen",
@@ -468,7 +474,8 @@ def test_failed_run_keeps_earlier_letters(workspace):
     assert result.exit_code == 1
     assert "Spalte „Einwohner“" in result.stderr
     assert files_under(workspace.outputs) == before
-    assert sorted(p.name for p in workspace.outputs.rglob("*")) == ["letters", f"{MARBURG}_marburg.docx"]
+    assert sorted(str(p.relative_to(workspace.outputs)) for p in workspace.outputs.rglob("*")) == [
+        "letters", f"letters/{MARBURG}_marburg.docx"]  # no staging folder left behind
 
 
 def test_only_with_unknown_ags(workspace):
@@ -556,7 +563,7 @@ def test_damaged_template(workspace, damage):
 
 def test_missing_template(workspace):
     workspace.template(TEMPLATE).unlink()
-    assert_rejected(invoke(workspace, "letters"), workspace, f"Vorlage {TEMPLATE} fehlt oder ist nicht lesbar")
+    assert_rejected(invoke(workspace, "letters"), workspace, f"Vorlage {TEMPLATE} fehlt", "Vorlage nicht gefunden")
     assert_rejected(invoke(workspace, "check"), workspace, f"{TEMPLATE}: Vorlage fehlt in {workspace.templates}")
 
 

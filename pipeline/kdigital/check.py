@@ -34,7 +34,7 @@ def check_workspace(ws: Workspace) -> CheckReport:
         report.findings += findings
         report.checked.append(f"{ws.roster.name}, {ws.cost_model.name}")
     except InputError as exc:
-        report.findings.append(Finding(str(ws.inputs), str(exc)))
+        report.findings.append(Finding("Eingaben", str(exc)))
     names = sorted({p.name for p in ws.templates.glob("*.docx") if not p.name.startswith("~$")} | set(DOCUMENT_KINDS))
     for name in names:
         path = ws.template(name)

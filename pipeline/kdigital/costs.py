@@ -170,7 +170,6 @@ def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
     scenarios: dict[str, list[str]] = {}
     scenario_rows: dict[tuple[str, str], int] = {}
     stable = read_table(wb, source, SCENARIO_SHEET, ["Szenario", "AGS"], ["Name"])
-    findings += stable.findings
     for row in stable.rows:
         name = row.get("Szenario")
         ags = row.get("AGS")
@@ -184,6 +183,7 @@ def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
             continue
         scenarios.setdefault(str(name).strip(), []).append(str(ags))
         scenario_rows.setdefault((str(name).strip(), str(ags)), row.number)
+    findings += stable.findings  # after the rows: a bad row must not silently shrink a scenario
 
     settings, setting_findings = read_settings(wb, source, PARAMETER_SHEET)
     findings += setting_findings

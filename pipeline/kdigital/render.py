@@ -73,9 +73,12 @@ class DocumentTemplate:
         if data is None:
             try:
                 data = self.path.read_bytes()
+            except FileNotFoundError as exc:
+                raise TemplateError([Finding(self.name, f"Vorlage nicht gefunden: {self.path}")],
+                                    f"Vorlage {self.name} fehlt") from exc
             except OSError as exc:
-                raise TemplateError([Finding(self.name, f"Vorlage nicht lesbar: {exc.strerror or exc}")],
-                                    f"Vorlage {self.name} fehlt oder ist nicht lesbar") from exc
+                raise TemplateError([Finding(self.name, f"Vorlage nicht lesbar: {self.path} ({exc.strerror})")],
+                                    f"Vorlage {self.name} ist nicht lesbar") from exc
         try:
             archive = zipfile.ZipFile(io.BytesIO(data))
             self._tpl = DocxTemplate(io.BytesIO(data))
