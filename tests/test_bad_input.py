@@ -387,13 +387,41 @@ def test_scenario_ags_not_in_roster(workspace):
 def test_scenario_ags_malformed(workspace):
     edit_sheet(workspace.cost_model, "Szenarien", {(6, "AGS"): "123"})
     find(rejected_findings(workspace), source=COSTS, sheet="Szenarien", row=6, column="AGS", value="123",
-         message="8-stelliger AGS")
+         message="muss aus genau 8 Ziffern bestehen")
 
 
 def test_reserved_scenario_name(workspace):
     edit_sheet(workspace.cost_model, "Szenarien", {(7, "Szenario"): "Alle"})
     find(rejected_findings(workspace), source=COSTS, sheet="Szenarien", row=7, column="Szenario", value="Alle",
-         message="„alle“ ist reserviert")
+         message="„Alle“ ist reserviert")
+
+
+@pytest.mark.parametrize("value", [15, 10.5, "12,5"])
+def test_fte_outside_zero_to_ten(workspace, value):
+    edit_sheet(workspace.cost_model, "Kosten", {(2, "Menge"): value})
+    find(rejected_findings(workspace), source=COSTS, sheet="Kosten", row=2, column="Menge",
+         message="Stellenanteil (VZÄ) muss zwischen 0 und 10 liegen")
+
+
+def test_named_scenario_without_members(workspace):
+    wb = openpyxl.load_workbook(workspace.cost_model)
+    wb["Szenarien"].append(["Leeres Szenario", None, None])
+    row = wb["Szenarien"].max_row
+    wb.save(workspace.cost_model)
+    find(rejected_findings(workspace), source=COSTS, sheet="Szenarien", row=row, column="AGS",
+         message="Szenario „Leeres Szenario“ hat keine Mitglieder")
+
+
+@pytest.mark.parametrize("column, value, message", [
+    ("IKZ", "Breitband", "unbekannte IKZ"),
+    ("Berechnung", "monatlich", "erlaubt: je Einwohner, pauschal"),
+    ("Betrag (EUR/Jahr)", -1, "muss ein Betrag ≥ 0 sein"),
+    ("Betrag (EUR/Jahr)", "viel", "muss ein Betrag ≥ 0 sein"),
+    ("Quelle / Annahme", None, "Quelle oder den Vermerk"),
+])
+def test_bad_ikz_contribution(workspace, column, value, message):
+    edit_sheet(workspace.cost_model, "IKZ-Beiträge", {(3, column): value})
+    find(rejected_findings(workspace), source=COSTS, sheet="IKZ-Beiträge", row=3, column=column, message=message)
 
 
 def test_comparison_scenario_that_does_not_exist(workspace):

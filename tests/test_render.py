@@ -132,3 +132,39 @@ def test_damaged_template_is_a_template_error(tmp_path):
     path.write_bytes(b"kein zip")
     with pytest.raises(TemplateError, match="kaputt.docx"):
         DocumentTemplate(path)
+
+
+def png(width: int = 40, height: int = 20, shade: int = 0) -> bytes:
+    """A small real PNG, grey level ``shade``."""
+    import struct
+    import zlib
+
+    raw = b"".join(b"\x00" + bytes([shade]) * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_images_fast_route_equals_docxtpl_inline_image(tmp_path):
+    from kdigital.render import Image
+
+    d = docx.Document()
+    d.add_paragraph("Diagramm:")
+    d.add_paragraph("{{ bild }}")
+    d.add_paragraph("Zweites: {{ zweites }} Ende")
+    path = tmp_path / "bild.docx"
+    d.save(path)
+    template = DocumentTemplate(path)
+    for shade in (0, 200):
+        context = {"bild": Image(png(shade=shade), 120), "zweites": Image(png(80, 20, shade=99), 50)}
+        fast = template.render(context)
+        assert_same_content(fast, render_naive(path, context))
+        document = docx.Document(io.BytesIO(fast))
+        assert len(document.inline_shapes) == 2
+        assert document.inline_shapes[0].width == docx.shared.Mm(120)
+    # A document without images keeps the template's relationships.
+    d2 = DocumentTemplate(path)
+    assert_same_content(d2.render({"bild": "", "zweites": ""}), render_naive(path, {"bild": "", "zweites": ""}))

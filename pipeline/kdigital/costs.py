@@ -9,21 +9,23 @@ inhabitant and year.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Iterable, Mapping, Sequence
 
 from kdigital.errors import Finding
+from kdigital.formatting import round_half_up
 from kdigital.roster import Municipality
-from kdigital.workbook import normalize_header, read_settings, read_table
 
-COST_SHEET = "Kosten"
-SCENARIO_SHEET = "Szenarien"
-PARAMETER_SHEET = "Parameter"
-COST_COLUMNS = ["Position", "Kategorie", "Menge", "Betrag je Einheit (EUR/Jahr)", "Berücksichtigen", "Quelle / Annahme"]
-COST_OPTIONAL = ["Entgeltgruppe"]
 CATEGORIES = ("Personal", "Sachkosten", "Einnahme")
 ALL = "alle"  # the implicit scenario: every municipality of the roster
-COMPARISON_KEY = "Vergleichsszenario im Brief"
+INTEREST = "Interesse"  # the implicit scenario: those whose roster answer is ja
+SCENARIO_SHEET = "Szenarien"
+# The former IKZ a municipality stops paying for: key in the cost model -> (label, roster flag).
+IKZ = {
+    "Cybersicherheit": ("IKZ Cybersicherheit", "ikz_cyber"),
+    "GDI": ("IKZ Geodateninfrastruktur (GDI)", "ikz_gdi"),
+    "OZG": ("IKZ Modellkommune OZG", "ikz_ozg"),
+}
 
 
 @dataclass(frozen=True)
@@ -50,12 +52,38 @@ class CostItem:
 
 
 @dataclass(frozen=True)
+class Contribution:
+    """What a member of a former IKZ pays per year: per inhabitant or a flat amount."""
+
+    ikz: str  # key of IKZ
+    per_inhabitant: bool
+    amount: Decimal
+    source: str = ""
+    row: int = 0
+
+    @property
+    def label(self) -> str:
+        return IKZ[self.ikz][0]
+
+    def takes_part(self, m: Municipality) -> bool:
+        """Whether the roster says ``m`` takes part in this IKZ."""
+        return getattr(m, IKZ[self.ikz][1])
+
+    def annual(self, m: Municipality) -> Decimal:
+        """What ``m`` pays now per year (0 when it does not take part), rounded half up to cents."""
+        if not self.takes_part(m):
+            return Decimal("0.00")
+        return round_half_up(self.amount * m.population if self.per_inhabitant else self.amount)
+
+
+@dataclass(frozen=True)
 class CostModel:
     """Cost items and the named scenarios (scenario name -> AGS of its members)."""
 
     items: tuple[CostItem, ...]
     scenarios: dict[str, tuple[str, ...]]
     comparison: str  # the scenario the letter compares with
+    contributions: tuple[Contribution, ...] = ()
     scenario_rows: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (scenario, AGS) -> Excel row
 
     @property
@@ -84,19 +112,25 @@ class ScenarioRate:
 
 
 def rate_for(model: CostModel, name: str, members: Sequence[Municipality]) -> ScenarioRate:
-    """Net cost of ``model`` divided by the population of ``members``."""
+    """Net cost of ``model`` divided by the population of ``members`` (rate 0 without members)."""
     population = sum(m.population for m in members)
-    if population <= 0:
-        raise ValueError(f"scenario {name!r} has no inhabitants")
-    return ScenarioRate(name, len(members), population, model.net_cost, model.net_cost / Decimal(population))
+    rate = model.net_cost / Decimal(population) if population else Decimal(0)
+    return ScenarioRate(name, len(members), population, model.net_cost, rate)
 
 
 def members_of(model: CostModel, name: str, roster: Sequence[Municipality]) -> list[Municipality]:
-    """The roster's municipalities that belong to scenario ``name`` (``alle``: all of them)."""
+    """The roster's municipalities in scenario ``name`` (``alle``: all; ``Interesse``: answer ja)."""
     if name == ALL:
         return list(roster)
+    if name == INTEREST:
+        return [m for m in roster if m.interest]
     wanted = set(model.scenarios[name])
     return [m for m in roster if m.ags in wanted]
+
+
+def scenario_names(model: CostModel) -> list[str]:
+    """Every scenario in the order the documents show them: all, the named ones, Interesse."""
+    return [ALL, *model.scenarios, INTEREST]
 
 
 def letter_rates(model: CostModel, roster: Sequence[Municipality]) -> tuple[ScenarioRate, ScenarioRate]:
@@ -108,7 +142,8 @@ def letter_rates(model: CostModel, roster: Sequence[Municipality]) -> tuple[Scen
 
 
 def check_against_roster(model: CostModel, roster: Iterable[Municipality], source: str) -> list[Finding]:
-    """Scenario members that the roster does not know, as findings."""
+    """Scenario members that the roster does not know, and scenarios without inhabitants, as findings."""
+    roster = list(roster)
     known = {m.ags for m in roster}
     findings = []
     for name, members in model.scenarios.items():
@@ -116,89 +151,10 @@ def check_against_roster(model: CostModel, roster: Iterable[Municipality], sourc
             if ags not in known:
                 findings.append(Finding(source, f"AGS {ags} aus Szenario „{name}“ steht nicht im Verzeichnis der Kommunen",
                                         SCENARIO_SHEET, model.scenario_rows.get((name, ags)), "AGS", ags))
+    for name in [ALL, *model.scenarios]:
+        if roster and not sum(m.population for m in members_of(model, name, roster)):
+            findings.append(Finding(source, f"Szenario „{name}“ hat zusammen 0 Einwohner/innen", SCENARIO_SHEET,
+                                    value=name))
     return findings
 
 
-def _decimal(value: Any) -> Decimal | None:
-    """A number cell as Decimal; accepts numbers and German-formatted text ('78.500,00')."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, (int, Decimal)):
-        number = Decimal(value)
-    elif isinstance(value, float):
-        number = Decimal(repr(value))  # the shortest repr is what Excel showed, not the binary fraction
-    else:
-        text = str(value).strip().replace("€", "").replace("\xa0", "").replace(" ", "")
-        if "," in text:
-            text = text.replace(".", "").replace(",", ".")
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            return None
-    # 'NaN' and 'Infinity' are Decimals too, but no amount; NaN would even fail the comparison with 0.
-    return number if number.is_finite() else None
-
-
-def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
-    """Read the cost model from an open workbook: the model (None if unusable) and every finding."""
-    table = read_table(wb, source, COST_SHEET, COST_COLUMNS, COST_OPTIONAL)
-    findings = table.findings
-    items = []
-    for row in table.rows:
-        position = row.get("Position")
-        if position is None:
-            table.finding(row, "Position", "Pflichtfeld ist leer")
-        category = row.get("Kategorie")
-        if category not in CATEGORIES:
-            table.finding(row, "Kategorie", f"unbekannter Wert; erlaubt: {', '.join(CATEGORIES)}", category)
-        quantity = _decimal(row.get("Menge"))
-        if quantity is None or quantity < 0:
-            table.finding(row, "Menge", "muss eine Zahl ≥ 0 sein", row.get("Menge"))
-        amount = _decimal(row.get("Betrag je Einheit (EUR/Jahr)"))
-        if amount is None or amount < 0:
-            table.finding(row, "Betrag je Einheit (EUR/Jahr)", "muss ein Betrag ≥ 0 sein", row.get("Betrag je Einheit (EUR/Jahr)"))
-        switch = str(row.get("Berücksichtigen") or "").strip().casefold()
-        if switch not in ("ja", "nein"):
-            table.finding(row, "Berücksichtigen", "unbekannter Wert; erlaubt: ja, nein", row.get("Berücksichtigen"))
-        source_note = row.get("Quelle / Annahme")
-        if source_note is None:
-            table.finding(row, "Quelle / Annahme", "jede Zahl braucht eine Quelle oder den Vermerk „Annahme“")
-        if quantity is not None and amount is not None:
-            items.append(CostItem(str(position), str(category), quantity, amount, switch == "ja",
-                                  str(source_note or ""), str(row.get("Entgeltgruppe") or ""), row.number))
-
-    scenarios: dict[str, list[str]] = {}
-    scenario_rows: dict[tuple[str, str], int] = {}
-    stable = read_table(wb, source, SCENARIO_SHEET, ["Szenario", "AGS"], ["Name"])
-    for row in stable.rows:
-        name = row.get("Szenario")
-        ags = row.get("AGS")
-        if isinstance(ags, (int, float)) and not isinstance(ags, bool):
-            ags = str(int(ags)).zfill(8)
-        if name is None or ags is None or not str(ags).isdigit() or len(str(ags)) != 8:
-            stable.finding(row, "AGS" if name else "Szenario", "Szenario und 8-stelliger AGS erforderlich", ags or name)
-            continue
-        if str(name).strip().casefold() == ALL:
-            stable.finding(row, "Szenario", f"„{ALL}“ ist reserviert (alle Kommunen des Verzeichnisses)", name)
-            continue
-        scenarios.setdefault(str(name).strip(), []).append(str(ags))
-        scenario_rows.setdefault((str(name).strip(), str(ags)), row.number)
-    findings += stable.findings  # after the rows: a bad row must not silently shrink a scenario
-
-    settings, setting_findings = read_settings(wb, source, PARAMETER_SHEET)
-    findings += setting_findings
-    comparison = settings.get(normalize_header(COMPARISON_KEY))
-    comparison_name = str(comparison.value).strip() if comparison and comparison.value else ""
-    if not setting_findings and comparison_name not in scenarios:
-        findings.append(Finding(
-            source, f"„{COMPARISON_KEY}“ nennt kein Szenario aus dem Blatt „{SCENARIO_SHEET}“ "
-                    f"(vorhanden: {', '.join(scenarios) or 'keine'})",
-            PARAMETER_SHEET, comparison.row if comparison else None, "Wert", comparison_name or None))
-    if findings:
-        return None, findings
-    model = CostModel(tuple(items), {k: tuple(v) for k, v in scenarios.items()}, comparison_name, scenario_rows)
-    if model.net_cost <= 0:
-        findings.append(Finding(source, "Die Netto-Jahreskosten sind nicht positiv (Einnahmen ≥ Kosten)", COST_SHEET,
-                                value=str(model.net_cost)))
-        return None, findings
-    return model, findings

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kdigital.campaign import Campaign, read_campaign
-from kdigital.costs import CostModel, check_against_roster, read_cost_model
+from kdigital.cost_workbook import read_cost_model
+from kdigital.costs import CostModel, check_against_roster
 from kdigital.errors import Finding, ValidationError
 from kdigital.roster import Municipality, read_roster
 from kdigital.workbook import open_workbook

@@ -44,6 +44,56 @@ _TAG = re.compile(r"\{\{|\{%|\{#")
 _LISTING_CHARS = ("\n", "\t", "\a", "\f")
 
 
+IMAGE_RELTYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"
+DOCUMENT_RELS = "word/_rels/document.xml.rels"
+CONTENT_TYPES = "[Content_Types].xml"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A picture for a ``{{ placeholder }}`` in the body: PNG or JPEG bytes, width in mm.
+
+    The fast route's counterpart of docxtpl's InlineImage (which needs a live
+    DocxTemplate); the XML it produces is the same.
+    """
+
+    data: bytes
+    width_mm: float
+
+    def __html__(self) -> str:
+        if _images is None:
+            raise RuntimeError("Image can only be rendered by DocumentTemplate.render")
+        return _images.add(self)
+
+
+class _ImageSink:
+    """Collects the images of one document while its body renders, as python-docx would add them."""
+
+    def __init__(self, used_ids: set[str], used_media: set[str]):
+        self.used_ids = used_ids
+        self.used_media = used_media
+        self.added: list[tuple[str, str, bytes]] = []  # (rId, member, data)
+
+    def add(self, image: Image) -> str:
+        from docx.image.image import Image as DocxImage
+        from docx.oxml.shape import CT_Inline
+        from docx.shared import Mm
+
+        info = DocxImage.from_blob(image.data)
+        rid = next(f"rId{n}" for n in range(1, len(self.used_ids) + 2) if f"rId{n}" not in self.used_ids)
+        media = next(f"word/media/image{n}.{info.ext}" for n in range(1, len(self.used_media) + 2)
+                     if f"word/media/image{n}.{info.ext}" not in self.used_media)
+        self.used_ids.add(rid)
+        self.used_media.add(media)
+        self.added.append((rid, media, image.data))
+        cx, cy = info.scaled_dimensions(Mm(image.width_mm), None)
+        pic = CT_Inline.new_pic_inline(1, rid, info.filename, cx, cy).xml
+        return f'</w:t></w:r><w:r><w:drawing>{pic}</w:drawing></w:r><w:r><w:t xml:space="preserve">'
+
+
+_images: _ImageSink | None = None
+
+
 def make_environment() -> jinja2.Environment:
     """The Jinja environment of every template: strict about missing values, XML-escaping."""
     return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=True)
@@ -97,6 +147,11 @@ class DocumentTemplate:
         self._prepare_core_properties(findings)
         if findings:
             raise TemplateError(findings, f"{len(findings)} Fehler in der Vorlage {self.name}")
+        rels = etree.fromstring(self._static[DOCUMENT_RELS])
+        self._rel_ids = {r.get("Id") for r in rels}
+        self._media = {n for n in self._order if n.startswith("word/media/")}
+        self._defaults = {d.get("Extension").lower() for d in etree.fromstring(self._static[CONTENT_TYPES])
+                          if d.tag.endswith("Default")}
         dynamic = {p.member for p in self._parts} | ({self._core_member} if self._core_templates else set())
         self._members = {
             name: zipwriter.Member.prepare(name, self._static[name])
@@ -171,12 +226,21 @@ class DocumentTemplate:
 
     def render(self, context: Mapping[str, Any]) -> bytes:
         """The .docx bytes of this template rendered with ``context``."""
+        global _images
         rendered: dict[str, zipwriter.Member] = {}
-        for part in self._parts:
-            xml = _postprocess(self._tpl, part.template.render(context))
-            if part.body:
-                xml = self._repair_body(xml)
-            rendered[part.member] = zipwriter.Member.prepare(part.member, (part.prefix + xml + part.suffix).encode("utf-8"))
+        sink = _images = _ImageSink(set(self._rel_ids), set(self._media))
+        try:
+            for part in self._parts:
+                xml = _postprocess(self._tpl, part.template.render(context))
+                if part.body:
+                    xml = self._repair_body(xml)
+                rendered[part.member] = zipwriter.Member.prepare(
+                    part.member, (part.prefix + xml + part.suffix).encode("utf-8"))
+        finally:
+            _images = None
+        extra: list[zipwriter.Member] = []
+        if sink.added:
+            extra = self._add_images(sink, rendered)
         if self._core_templates:
             props = self._tpl.docx.core_properties
             for prop, value in self._core_constants.items():
@@ -184,7 +248,23 @@ class DocumentTemplate:
             for prop, template in self._core_templates.items():
                 setattr(props, prop, template.render(context))
             rendered[self._core_member] = zipwriter.Member.prepare(self._core_member, _serialize(props._element))
-        return zipwriter.build([rendered.get(name) or self._members[name] for name in self._order])
+        return zipwriter.build([rendered.get(name) or self._members[name] for name in self._order] + extra)
+
+    def _add_images(self, sink: _ImageSink, rendered: dict[str, zipwriter.Member]) -> list[zipwriter.Member]:
+        # Relationship and content type of each new image, as python-docx writes them on save.
+        rels = self._static[DOCUMENT_RELS].decode("utf-8")
+        entries = "".join(f'<Relationship Id="{rid}" Type="{IMAGE_RELTYPE}" Target="{media[len("word/"):]}"/>'
+                          for rid, media, _ in sink.added)
+        rels = rels.replace("</Relationships>", entries + "</Relationships>")
+        rendered[DOCUMENT_RELS] = zipwriter.Member.prepare(DOCUMENT_RELS, rels.encode("utf-8"))
+        types = self._static[CONTENT_TYPES].decode("utf-8")
+        missing = {media.rsplit(".", 1)[1] for _, media, _ in sink.added} - self._defaults
+        if missing:
+            defaults = "".join(f'<Default Extension="{ext}" ContentType="image/{"jpeg" if ext == "jpg" else ext}"/>'
+                               for ext in sorted(missing))
+            types = types.replace("</Types>", defaults + "</Types>")
+            rendered[CONTENT_TYPES] = zipwriter.Member.prepare(CONTENT_TYPES, types.encode("utf-8"))
+        return [zipwriter.Member.prepare(media, data, level=0) for _, media, data in sink.added]
 
     def _repair_body(self, xml: str) -> str:
         # docxtpl re-parses the body (recovering broken markup), repairs table grids
@@ -228,10 +308,24 @@ def render_naive(path: Path, context: Mapping[str, Any]) -> bytes:
     from docxtpl import DocxTemplate
 
     tpl = DocxTemplate(str(path))
-    tpl.render(dict(context), jinja_env=make_environment(), autoescape=True)
+    tpl.render(_with_inline_images(context, tpl), jinja_env=make_environment(), autoescape=True)
     buffer = io.BytesIO()
     tpl.save(buffer)
     return buffer.getvalue()
+
+
+def _with_inline_images(value: Any, tpl) -> Any:
+    """``value`` with every Image replaced by docxtpl's InlineImage bound to ``tpl``."""
+    from docx.shared import Mm
+    from docxtpl import InlineImage
+
+    if isinstance(value, Image):
+        return InlineImage(tpl, io.BytesIO(value.data), width=Mm(value.width_mm))
+    if isinstance(value, Mapping):
+        return {k: _with_inline_images(v, tpl) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_with_inline_images(v, tpl) for v in value]
+    return value
 
 
 def _postprocess(tpl, xml: str) -> str:
