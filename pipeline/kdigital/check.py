@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from kdigital import letters
+from kdigital import costsheets, letters
 from kdigital.errors import Finding, InputError, TemplateError
 from kdigital.inputs import collect
 from kdigital.workspace import Workspace
@@ -13,6 +13,7 @@ from kdigital.workspace import Workspace
 # Template file -> a function giving a complete example context of its document kind.
 DOCUMENT_KINDS: dict[str, Callable[[], Mapping[str, Any]]] = {
     letters.TEMPLATE: letters.example_context,
+    costsheets.TEMPLATE: costsheets.example_context,
 }
 
 

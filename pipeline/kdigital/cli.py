@@ -187,6 +187,29 @@ def _progress(silent: bool):
     return Bar()
 
 
+def _document_options(func):
+    """The options every document command shares: --only, --pdf, --jobs, --silent."""
+    for option in reversed([
+        click.option("--only", "only", multiple=True, metavar="AGS",
+                     help="Nur für diese Kommune(n) (AGS, mehrfach angebbar)."),
+        click.option("--pdf", is_flag=True, help="Zusätzlich PDF/A-Dateien mit LibreOffice erzeugen."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Anzahl paralleler Prozesse (Vorgabe: alle Kerne bei großen Mengen)."),
+        click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen."),
+    ]):
+        func = option(func)
+    return func
+
+
+def _raise_pdf_failures(failures: dict[str, str]) -> None:
+    """Report PDFs that failed, by file, as a ConversionError (exit code 4)."""
+    if failures:
+        from kdigital.errors import ConversionError
+
+        details = "\n".join(f"  - {name}: {reason}" for name, reason in sorted(failures.items()))
+        raise ConversionError(f"{len(failures)} PDF-Datei(en) nicht erzeugt:\n{details}")
+
+
 def _summary(rows: list[tuple[str, int, Path]], root: Path) -> None:
     width = max(len(r[0]) for r in rows)
     click.echo(f"{'Dokumente':<{width}}  {'Anzahl':>6}  Ordner")
@@ -199,12 +222,7 @@ def _summary(rows: list[tuple[str, int, Path]], root: Path) -> None:
 
 
 @cli.command()
-@click.option("--only", "only", multiple=True, metavar="AGS",
-              help="Nur für diese Kommune(n) (AGS, mehrfach angebbar).")
-@click.option("--pdf", is_flag=True, help="Zusätzlich PDF/A-Dateien mit LibreOffice erzeugen.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Anzahl paralleler Prozesse (Vorgabe: alle Kerne bei großen Mengen).")
-@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
+@_document_options
 @click.pass_obj
 @_report_errors
 def letters(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, silent: bool) -> None:
@@ -219,7 +237,6 @@ def letters(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, s
 
         kdigital letters --only 06534014 --only 06534009 --pdf
     """
-    from kdigital.errors import ConversionError
     from kdigital.letters import make_letters
 
     ws = state.workspace()
@@ -228,9 +245,39 @@ def letters(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, s
     if pdf:
         rows.append(("Anschreiben (PDF)", len(run.pdfs), run.folder))
     _summary(rows, ws.root)
-    if run.pdf_failures:
-        details = "\n".join(f"  - {name}: {reason}" for name, reason in sorted(run.pdf_failures.items()))
-        raise ConversionError(f"{len(run.pdf_failures)} PDF-Datei(en) nicht erzeugt:\n{details}")
+    _raise_pdf_failures(run.pdf_failures)
+
+
+@cli.command()
+@_document_options
+@click.pass_obj
+@_report_errors
+def costs(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, silent: bool) -> None:
+    """Kostenblätter je Kommune und die Kostenübersicht erzeugen.
+
+    Rechnet aus inputs/cost_model.xlsx und den Einwohnerzahlen des
+    Verzeichnisses die Szenarien „alle“, die benannten Szenarien und
+    „Interesse“ und schreibt outputs/costs/<AGS>_<name>.docx (mit --pdf auch
+    .pdf) sowie outputs/costs/kostenuebersicht.xlsx.
+
+    Beispiel:
+
+        kdigital costs --only 06534014
+    """
+    from kdigital.costsheets import make_costs, summary_rows
+
+    ws = state.workspace()
+    run = make_costs(ws, only=only or None, pdf=pdf, workers=jobs, progress=_progress(silent))
+    table = [("Szenario", "Kommunen", "Einwohner", "Netto-Jahreskosten", "Satz je Einw.")] + summary_rows(run.scenarios)
+    widths = [max(len(r[i]) for r in table) for i in range(5)]
+    for row in table:
+        click.echo("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
+    click.echo()
+    rows = [("Kostenblätter (DOCX)", len(run.documents), run.folder), ("Kostenübersicht (XLSX)", 1, run.folder)]
+    if pdf:
+        rows.append(("Kostenblätter (PDF)", len(run.pdfs), run.folder))
+    _summary(rows, ws.root)
+    _raise_pdf_failures(run.pdf_failures)
 
 
 def main() -> None:

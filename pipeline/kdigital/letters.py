@@ -66,19 +66,27 @@ class LetterJob:
         return f"{addressing.file_stem(m)}.docx"
 
 
-def example_context() -> dict[str, Any]:
-    """A complete context built from example data, for checking templates without inputs."""
-    campaign = Campaign(
+def example_campaign() -> Campaign:
+    """A campaign of example data, for checking templates without inputs."""
+    return Campaign(
         "KD-2022", dt.date(2022, 3, 25), dt.date(2022, 4, 8), "TOP 4", "Bürgermeisterdienstversammlung",
         dt.date(2022, 3, 23), "Fachbereich", "Fachdienst", "Ansprechpartner", "E 007", "06421 405-0", "",
         "06421 405-0", "a@example.org", "b@example.org", "Unterzeichner", "Funktion", "c@example.org",
         "Betreff", dt.date(2024, 12, 31), "Quelle",
     )
-    m = Municipality("06534009", "Fronhausen", "Gemeinde", "Bürgermeisterin", "", "Claudia", "Schnabel",
-                     "Rathausstraße 1", "35112", "Fronhausen", "a@example.org", "E-Mail und Post", 4108,
-                     True, True, False, None, None, 2)
+
+
+def example_municipality() -> Municipality:
+    """A municipality of example data, for checking templates without inputs."""
+    return Municipality("06534009", "Fronhausen", "Gemeinde", "Bürgermeisterin", "", "Claudia", "Schnabel",
+                        "Rathausstraße 1", "35112", "Fronhausen", "a@example.org", "E-Mail und Post", 4108,
+                        True, True, False, None, None, 2)
+
+
+def example_context() -> dict[str, Any]:
+    """A complete letter context built from example data, for checking templates without inputs."""
     rate = ScenarioRate("alle", 1, 4108, Decimal(5000), Decimal(5000) / 4108)
-    return LetterJob(campaign, (rate, rate))(m)[1]
+    return LetterJob(example_campaign(), (rate, rate))(example_municipality())[1]
 
 
 def select(roster: Sequence[Municipality], only: Sequence[str] | None, source: str) -> list[Municipality]:
