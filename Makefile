@@ -1,4 +1,4 @@
-# Entry points: `make demo` runs the letters on the shipped inputs, `make test` runs the tests.
+# Entry points: `make demo` writes letters and cost sheets for the shipped inputs, `make test` runs the tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -14,7 +14,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/kdigital check
 	$(BIN)/kdigital letters
-	@echo "Die Anschreiben liegen in $(CURDIR)/outputs/letters/"
+	$(BIN)/kdigital costs
+	@echo "Die Anschreiben liegen in $(CURDIR)/outputs/letters/, die Kostenblätter in $(CURDIR)/outputs/costs/"
 
 check: $(STAMP)
 	$(BIN)/kdigital check

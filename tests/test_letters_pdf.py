@@ -50,6 +50,14 @@ def test_pdf_is_tagged_pdfa(workspace):
     assert reader.trailer["/Root"]["/MarkInfo"]["/Marked"]
     xmp = reader.xmp_metadata
     assert xmp is not None and "pdfaid" in xmp.rdf_root.toxml()
+    # Title, author and keywords were set in the .docx before conversion: info dictionary and XMP agree.
+    info = reader.metadata
+    assert info.title == "Interessensbekundung Kompetenzcenter kommunal digital – Universitätsstadt Marburg"
+    assert info.author == "Landkreis Marburg-Biedenkopf – Der Kreisausschuss"
+    assert info["/Keywords"] == "KD-2022-IB-06534014, 06534014, Interessensbekundung"
+    assert xmp.dc_title["x-default"] == info.title
+    assert xmp.dc_creator == [info.author]
+    assert xmp.pdf_keywords == info["/Keywords"]
 
 
 def test_failed_conversion_is_reported_by_file_and_the_rest_kept(workspace, tmp_path, monkeypatch):

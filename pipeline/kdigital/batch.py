@@ -18,7 +18,8 @@ from kdigital.errors import KdigitalError
 from kdigital.render import DocumentTemplate
 
 T = TypeVar("T")
-Job = Callable[[T], tuple[str, Mapping[str, Any]]]  # record -> (file name, context)
+# record -> (file name, context, core properties of the document)
+Job = Callable[[T], tuple[str, Mapping[str, Any], Mapping[str, str]]]
 
 # Below this many documents, one process is faster than starting workers.
 PARALLEL_THRESHOLD = 100
@@ -96,8 +97,8 @@ def render_batch(
 def _render_slice(template, records, job, outdir: Path, start: int, step: int, report) -> None:
     pending = 0
     for record in records[start::step]:
-        name, context = job(record)
-        data = template.render(context)
+        name, context, properties = job(record)
+        data = template.render(context, properties)
         with open(outdir / name, "wb") as fh:
             fh.write(data)
         pending += 1

@@ -57,3 +57,20 @@ def municipality_context(m: Municipality) -> dict[str, Any]:
         "anschrift": addressing.address_lines(m),
         "anrede": addressing.salutation(m),
     }
+
+
+AUTHOR = "Landkreis Marburg-Biedenkopf – Der Kreisausschuss"
+
+
+def document_properties(title: str, identifier: str, m: Municipality | None, kind: str) -> dict[str, str]:
+    """Core properties of one document (title, author, subject, keywords with identifier and AGS)."""
+    who = addressing.designation(m) if m else "Landkreis Marburg-Biedenkopf"
+    # LibreOffice splits keywords at spaces and semicolons: keep each one a single word.
+    keywords = [identifier, m.ags if m else identifier.rsplit("-", 1)[-1], kind]
+    return {
+        "title": f"{title} – {who}",
+        "author": AUTHOR,
+        "subject": f"{title}, Kennung {identifier}",
+        "keywords": ", ".join(keywords),
+        "language": "de-DE",
+    }

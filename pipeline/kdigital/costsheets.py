@@ -15,7 +15,7 @@ from kdigital import addressing, formatting
 from kdigital.allocation import Savings, Scenario, compute, savings
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
-from kdigital.contexts import campaign_context, municipality_context
+from kdigital.contexts import campaign_context, document_properties, municipality_context
 from kdigital.costs import INTEREST, CostModel
 from kdigital.errors import ValidationError
 from kdigital.roster import Municipality
@@ -25,6 +25,7 @@ TEMPLATE = "kostenblatt.docx"
 KIND = "KB"
 FOLDER = "costs"
 OVERVIEW = "kostenuebersicht.xlsx"
+TITLE = "Kostenblatt Kompetenzcenter kommunal digital"
 CHART_WIDTH_MM = 160
 NO_ANSWERS = "Noch keine Rückmeldungen: das Szenario „Interesse“ ist leer."
 
@@ -110,7 +111,7 @@ class CostSheetJob:
             })
         return rows
 
-    def __call__(self, m: Municipality) -> tuple[str, dict[str, Any]]:
+    def __call__(self, m: Municipality) -> tuple[str, dict[str, Any], dict[str, str]]:
         saved = savings(self.model, m)
         context = dict(self.shared)
         context.update(municipality_context(m))
@@ -127,7 +128,7 @@ class CostSheetJob:
             own = [(self.markers[s.key], s.amount(m.ags)) for s in self.scenarios]
             png = self.chart.png(addressing.designation(m), m.population, own)
             context["diagramm"] = Image(png, CHART_WIDTH_MM)
-        return self.filename(m), context
+        return self.filename(m), context, document_properties(TITLE, context["kennung"], m, "Kostenblatt")
 
 
 def chart_markers(scenarios: list[Scenario]):

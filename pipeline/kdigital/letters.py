@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from kdigital import addressing, formatting
-from kdigital.contexts import campaign_context, municipality_context
+from kdigital.contexts import campaign_context, document_properties, municipality_context
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
 from kdigital.costs import ScenarioRate, letter_rates
@@ -24,6 +24,7 @@ from kdigital.workspace import Workspace
 TEMPLATE = "interessensbekundung.docx"
 KIND = "IB"  # document kind in the identifier KD-2022-IB-<AGS>
 FOLDER = "letters"
+TITLE = "Interessensbekundung Kompetenzcenter kommunal digital"
 PAGES = 3  # two pages of letter and the reply form
 
 
@@ -55,11 +56,11 @@ class LetterJob:
         self.campaign = campaign
         self.shared = {"kampagne": campaign_context(campaign), "kosten": cost_context(*rates)}
 
-    def __call__(self, m: Municipality) -> tuple[str, dict[str, Any]]:
+    def __call__(self, m: Municipality) -> tuple[str, dict[str, Any], dict[str, str]]:
         context = dict(self.shared)
         context.update(municipality_context(m))
-        context["kennung"] = self.campaign.identifier(KIND, m.ags)
-        return self.filename(m), context
+        identifier = context["kennung"] = self.campaign.identifier(KIND, m.ags)
+        return self.filename(m), context, document_properties(TITLE, identifier, m, "Interessensbekundung")
 
     @staticmethod
     def filename(m: Municipality) -> str:

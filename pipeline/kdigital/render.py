@@ -152,7 +152,7 @@ class DocumentTemplate:
         self._media = {n for n in self._order if n.startswith("word/media/")}
         self._defaults = {d.get("Extension").lower() for d in etree.fromstring(self._static[CONTENT_TYPES])
                           if d.tag.endswith("Default")}
-        dynamic = {p.member for p in self._parts} | ({self._core_member} if self._core_templates else set())
+        dynamic = {p.member for p in self._parts}
         self._members = {
             name: zipwriter.Member.prepare(name, self._static[name])
             for name in self._order if name not in dynamic
@@ -224,8 +224,13 @@ class DocumentTemplate:
 
     # -- rendering -------------------------------------------------------------------
 
-    def render(self, context: Mapping[str, Any]) -> bytes:
-        """The .docx bytes of this template rendered with ``context``."""
+    def render(self, context: Mapping[str, Any], properties: Mapping[str, str] | None = None) -> bytes:
+        """The .docx bytes of this template rendered with ``context``.
+
+        ``properties`` (title, subject, keywords, author, …) overwrite the document's core
+        properties, so that a PDF converted from it carries them in its info dictionary
+        and XMP metadata alike.
+        """
         global _images
         rendered: dict[str, zipwriter.Member] = {}
         sink = _images = _ImageSink(set(self._rel_ids), set(self._media))
@@ -241,12 +246,14 @@ class DocumentTemplate:
         extra: list[zipwriter.Member] = []
         if sink.added:
             extra = self._add_images(sink, rendered)
-        if self._core_templates:
+        if self._core_member and (self._core_templates or properties):
             props = self._tpl.docx.core_properties
             for prop, value in self._core_constants.items():
                 setattr(props, prop, value)
             for prop, template in self._core_templates.items():
                 setattr(props, prop, template.render(context))
+            for prop, value in (properties or {}).items():
+                setattr(props, prop, value)
             rendered[self._core_member] = zipwriter.Member.prepare(self._core_member, _serialize(props._element))
         return zipwriter.build([rendered.get(name) or self._members[name] for name in self._order] + extra)
 
