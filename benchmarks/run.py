@@ -175,6 +175,15 @@ def main() -> None:
         row["fast_letter_1core_ms"] = fast_ms(letter_template, contexts)
         row["naive_reference_ms"] = naive_ms(reference, contexts)
         row["fast_reference_1core_ms"] = fast_ms(reference, contexts)
+        # The reference letter uses only placeholders of the letter's context, so the real CLI can
+        # render it in place of the letter template: everything included, as for the letter.
+        original = letter_template.read_bytes()
+        shutil.copy(reference, letter_template)
+        try:
+            seconds, _ = measure([*KDIGITAL, "-w", str(root), "letters", "--silent"])
+        finally:
+            letter_template.write_bytes(original)
+        row["reference_cli_ms"] = seconds * 1000 / size
         if has_costs:
             seconds, peak = measure([*KDIGITAL, "-w", str(root), "costs", "--silent"])
             row.update(costs_ms=seconds * 1000 / size, costs_peak_mb=peak)
@@ -197,7 +206,7 @@ def report(results: dict) -> str:
         f"`kdigital --help`: {results['help_s'] * 1000:.0f} ms wall (median of 7); {results['cores']} cores.",
         "",
         "| municipalities | letters ms/doc (CLI, everything) | peak MB | naive docxtpl ms/doc | ratio "
-        "| reference letter naive / kdigital (1 core) ms/doc | costs ms/doc "
+        "| reference letter: naive / CLI ms/doc (ratio) | costs ms/doc "
         "| letters --pdf ms/doc | PDF part ms/doc | soffice per file ms/doc | PDF ratio |",
         "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|",
     ]
@@ -208,8 +217,8 @@ def report(results: dict) -> str:
             f"{r['letters_peak_mb']:.0f}",
             f"{r['naive_letter_ms']:.1f}",
             f"{r['naive_letter_ms'] / r['letters_ms']:.0f}×",
-            f"{r['naive_reference_ms']:.1f} / {r['fast_reference_1core_ms']:.2f} "
-            f"({r['naive_reference_ms'] / r['fast_reference_1core_ms']:.0f}×)",
+            f"{r['naive_reference_ms']:.1f} / {r['reference_cli_ms']:.2f} "
+            f"({r['naive_reference_ms'] / r['reference_cli_ms']:.0f}×)",
             f"{r['costs_ms']:.2f}" if "costs_ms" in r else "–",
         ]
         if "letters_pdf_ms" in r:

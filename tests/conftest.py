@@ -39,6 +39,17 @@ def edit_sheet(path: Path, sheet: str, edits: dict[tuple[int, str], Any]) -> Non
     wb.save(path)
 
 
+def clear_answers(ws: Workspace) -> None:
+    """Empty the Interesse and Eingang columns, as at the start of a campaign."""
+    wb = openpyxl.load_workbook(ws.roster)
+    sheet = wb["Kommunen"]
+    headers = {c.value: c.column for c in sheet[1]}
+    for row in range(2, sheet.max_row + 1):
+        sheet.cell(row, headers["Interesse"]).value = None
+        sheet.cell(row, headers["Eingang"]).value = None
+    wb.save(ws.roster)
+
+
 def roster_row(ws: Workspace, ags: str) -> int:
     """The Excel row of ``ags`` in the shipped roster of ``ws``."""
     wb = openpyxl.load_workbook(ws.roster, read_only=True)

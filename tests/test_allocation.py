@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from conftest import clear_answers
 from kdigital.allocation import apportion, compute
 from kdigital.inputs import load_inputs
 
@@ -67,7 +68,8 @@ def test_shipped_scenarios(workspace):
     alle, fifteen, interest = scenarios["alle"], scenarios["15 Kommunen (IKZ Cybersicherheit)"], scenarios["Interesse"]
     assert sum(alle.amounts.values()) == Decimal("295950.00") == sum(fifteen.amounts.values())
     assert len(alle.members) == 22 and len(fifteen.members) == 15
-    assert interest.members == () and interest.rate is None and interest.amounts == {}
+    assert len(interest.members) == 14  # the shipped roster records 14 answers "ja"
+    assert sum(interest.amounts.values()) == Decimal("295950.00")
     # Checked by hand: 29.595.000 cents × population / 242.805, rounded down, leave 12 cents; they go to
     # the 12 largest remainders. Marburg: 8.964.126,27… cents, remainder 0,27, stays at 89.641,26 €;
     # Bad Endbach (7.933): 966.936,98… cents, the largest remainder, gets the cent: 9.669,37 €.
@@ -75,6 +77,13 @@ def test_shipped_scenarios(workspace):
     assert alle.amount("06534003") == Decimal("9669.37")
     # Wohratal (2.142 inhabitants) in the 15-member scenario: 295.950 × 2.142 / 174.088 = 3.641,40… €
     assert fifteen.amount("06534022") == Decimal("3641.40")
+
+
+def test_no_answers_give_an_empty_interest_scenario(workspace):
+    clear_answers(workspace)
+    inputs = load_inputs(workspace)
+    interest = next(s for s in compute(inputs.cost_model, inputs.roster) if s.key == "Interesse")
+    assert interest.members == () and interest.rate is None and interest.amounts == {}
 
 
 def test_doubling_every_population_halves_the_rates(workspace):

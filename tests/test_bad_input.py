@@ -454,7 +454,7 @@ def break_everything(ws: Workspace) -> list[str]:
         f"(Wert: 'kein-at-zeichen.example')",
         f"{where(ROSTER, 'Kampagne', deadline, 'Wert')}: „Rückmeldefrist“ ist kein Datum (erwartet z. B. 08.04.2022) "
         f"(Wert: 'bald')",
-        f"{where(COSTS, 'Kosten', 2, 'Kategorie')}: unbekannter Wert; erlaubt: Personal, Sachkosten, Einnahme "
+        f"{where(COSTS, 'Kosten', 2, 'Kategorie')}: unbekannter Wert; erlaubt: Personal, Sachkosten, Einnahme, Förderung "
         f"(Wert: 'Reisekosten')",
         f"{where(COSTS, 'Kosten', 3, AMOUNT)}: muss ein Betrag ≥ 0 sein (Wert: -1)",
         f"{where(COSTS, 'Parameter', 2, 'Wert')}: „Vergleichsszenario im Brief“ nennt kein Szenario",

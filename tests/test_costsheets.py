@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import edit_sheet, files_under, roster_row
+from conftest import clear_answers, edit_sheet, files_under, roster_row
 from kdigital.cli import cli
 from kdigital.costsheets import NO_ANSWERS, TEMPLATE, CostSheetJob, make_chart, make_costs
 from kdigital.allocation import compute
@@ -69,7 +69,9 @@ def test_marburg_figures_checked_by_hand(shipped_costs):
     text = text_of(path)
     assert "KD-2022-KB-06534014" in text
     assert "Universitätsstadt Marburg" in text and "73.544" in text
-    assert NO_ANSWERS in text
+    assert NO_ANSWERS not in text  # the shipped roster records answers
+    interest = next(v for k, v in rows.items() if k.startswith("Interesse"))
+    assert interest[1] == "14"
 
 
 def test_wohratal_figures_checked_by_hand(shipped_costs):
@@ -144,7 +146,18 @@ def test_changing_a_cost_item_moves_every_sheet(workspace):
     assert scenario_rows(marburg)["Alle Kommunen"][3] == "305.950,00 €"
 
 
+def test_no_answers_yet(workspace):
+    clear_answers(workspace)
+    run = make_costs(workspace, only=["06534014"])
+    interest = next(v for k, v in scenario_rows(run.documents[0]).items() if k.startswith("Interesse"))
+    assert interest[1:] == ["0", "–", "295.950,00 €", "–", "–", "–", "–"]
+    assert NO_ANSWERS in text_of(run.documents[0])
+    result = CliRunner().invoke(cli, ["-w", str(workspace.root), "costs", "--only", "06534014"])
+    assert "keine Rückmeldungen" in result.stdout
+
+
 def test_interest_scenario_once_answers_are_in(workspace):
+    clear_answers(workspace)
     for ags in ("06534014", "06534009", "06534022"):
         edit_sheet(workspace.roster, "Kommunen", {(roster_row(workspace, ags), "Interesse"): "ja"})
     run = make_costs(workspace, only=["06534009"])
@@ -172,7 +185,7 @@ def test_cli_prints_the_scenario_table(workspace):
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["Szenario", "Kommunen", "Einwohner", "Netto-Jahreskosten", "Satz", "je", "Einw."]
     assert re.search(r"Alle Kommunen\s+22\s+242\.805\s+295\.950,00 €\s+1,22 €", result.stdout.replace("\xa0", " "))
-    assert "keine Rückmeldungen" in result.stdout
+    assert re.search(r"Interesse \(Rückmeldung „ja“\)\s+14\s", result.stdout)
     assert "Kostenblätter (DOCX)" in result.stdout
 
 

@@ -38,6 +38,12 @@ FIELDS: dict[str, tuple[str, str, bool]] = {
     "mail_subject": ("Betreff E-Mail", "text", False),
     "population_date": ("Einwohner Stichtag", "date", True),
     "population_source": ("Einwohner Quelle", "text", True),
+    # Needed for the agreement only (checked there): who signs for the district.
+    "district_key": ("Kreisschlüssel", "text", False),
+    "head_name": ("Landrat/Landrätin", "text", False),
+    "head_function": ("Funktion Landrat/Landrätin", "text", False),
+    "deputy_name": ("Weiteres Mitglied Kreisausschuss", "text", False),
+    "deputy_function": ("Funktion weiteres Mitglied Kreisausschuss", "text", False),
 }
 
 
@@ -66,6 +72,11 @@ class Campaign:
     mail_subject: str
     population_date: dt.date
     population_source: str
+    district_key: str = ""
+    head_name: str = ""
+    head_function: str = ""
+    deputy_name: str = ""
+    deputy_function: str = ""
 
     def identifier(self, kind: str, ags: str) -> str:
         """The printed document identifier, e.g. 'KD-2022-IB-06534014'."""

@@ -16,7 +16,7 @@ from kdigital.errors import Finding
 from kdigital.formatting import round_half_up
 from kdigital.roster import Municipality
 
-CATEGORIES = ("Personal", "Sachkosten", "Einnahme")
+CATEGORIES = ("Personal", "Sachkosten", "Einnahme", "Förderung")  # Förderung: state funding, an income
 ALL = "alle"  # the implicit scenario: every municipality of the roster
 INTEREST = "Interesse"  # the implicit scenario: those whose roster answer is ja
 SCENARIO_SHEET = "Szenarien"
@@ -48,7 +48,7 @@ class CostItem:
 
     @property
     def is_income(self) -> bool:
-        return self.category == "Einnahme"
+        return self.category in ("Einnahme", "Förderung")
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,11 @@ class CostModel:
     @property
     def income(self) -> Decimal:
         return sum((i.annual for i in self.items if i.active and i.is_income), Decimal(0))
+
+    @property
+    def funding(self) -> Decimal:
+        """State funding for the bundling that is switched on (0 when none)."""
+        return sum((i.annual for i in self.items if i.active and i.category == "Förderung"), Decimal(0))
 
     @property
     def net_cost(self) -> Decimal:

@@ -29,6 +29,8 @@ REQUIRED_VALUES = [
     "Versand", "Einwohner", "IKZ Cybersicherheit", "IKZ GDI", "IKZ OZG",
 ]
 IKZ_COLUMNS = ("IKZ Cybersicherheit", "IKZ GDI", "IKZ OZG")
+# Optional: the second signatory under § 71 (2) HGO, needed (and checked) for the agreement only.
+SECOND_SIGNATORY = ("Zweite Unterschrift Name", "Zweite Unterschrift Funktion")
 
 KINDS = ("Stadt", "Gemeinde", "Universitätsstadt")
 OFFICES = ("Bürgermeister", "Bürgermeisterin", "Oberbürgermeister", "Oberbürgermeisterin")
@@ -67,6 +69,8 @@ class Municipality:
     interest: bool | None  # None: no answer yet
     received: dt.date | None
     row: int  # Excel row, for messages
+    second_signatory: str = ""  # a further member of the Gemeindevorstand/Magistrat (§ 71 (2) HGO)
+    second_function: str = ""
 
     @property
     def by_email(self) -> bool:
@@ -79,7 +83,7 @@ class Municipality:
 
 def read_roster(wb, source: str) -> tuple[list[Municipality], list[Finding]]:
     """Read the ``Kommunen`` sheet of an open workbook: municipalities and every finding."""
-    table = read_table(wb, source, SHEET, COLUMNS)
+    table = read_table(wb, source, SHEET, COLUMNS, SECOND_SIGNATORY)
     municipalities = validate_rows(table)
     if not table.rows and not table.findings:
         table.findings.append(Finding(source, "Das Blatt enthält keine Kommunen", table.sheet))
@@ -244,4 +248,6 @@ def _municipality(table: Table, row: Row) -> Municipality | None:
         interest=interest,
         received=received,
         row=row.number,
+        second_signatory=_text(row, SECOND_SIGNATORY[0]),
+        second_function=_text(row, SECOND_SIGNATORY[1]),
     )
