@@ -280,6 +280,46 @@ def costs(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, sil
     _raise_pdf_failures(run.pdf_failures)
 
 
+@cli.command()
+@click.option("--pdf", is_flag=True, help="Zusätzlich PDF/A-Dateien mit LibreOffice erzeugen.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Anzahl paralleler Prozesse (Vorgabe: alle Kerne bei großen Mengen).")
+@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
+@click.pass_obj
+@_report_errors
+def agreement(state: _State, pdf: bool, jobs: int | None, silent: bool) -> None:
+    """Öffentlich-rechtliche Vereinbarung mit allen Beteiligten erzeugen.
+
+    Beteiligte sind die Kommunen mit „ja“ in der Spalte Interesse. Schreibt
+    outputs/agreement/vereinbarung_<Version>.docx mit Kostenaufteilung
+    (Anlage 1) und je Partei eine Unterschriftenseite unter
+    outputs/agreement/unterschriften/. Version und Fingerprint ergeben sich
+    aus dem Inhalt: gleiche Eingaben, gleicher Fingerprint.
+
+    Beispiel:
+
+        kdigital agreement --pdf
+    """
+    from kdigital import formatting
+    from kdigital.agreement import make_agreement
+
+    ws = state.workspace()
+    run = make_agreement(ws, pdf=pdf, workers=jobs, progress=_progress(silent))
+    click.echo(f"Beteiligte ({len(run.participants)}):")
+    for m in run.participants:
+        click.echo(f"  {m.ags}  {m.kind} {m.name}  ({formatting.integer(m.population)} Einwohner/innen)")
+    click.echo(f"Netto-Jahreskosten: {formatting.money(run.net_cost)}")
+    click.echo(f"Version: {run.version}")
+    click.echo(f"Fingerprint: {run.fingerprint}")
+    click.echo()
+    rows = [("Vereinbarung (DOCX)", 1, run.folder),
+            ("Unterschriftenseiten (DOCX)", len(run.signature_pages), run.document.parent / "unterschriften")]
+    if pdf:
+        rows.append(("PDF-Dateien", len(run.pdfs), run.folder))
+    _summary(rows, ws.root)
+    _raise_pdf_failures(run.pdf_failures)
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="kdigital")

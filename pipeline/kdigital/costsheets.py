@@ -172,7 +172,8 @@ def make_costs(
     """Validate everything, then write the cost sheets and the overview into ``outputs/costs`` atomically."""
     from kdigital.batch import render_batch
     from kdigital.inputs import load_inputs
-    from kdigital.letters import convert_and_check, select
+    from kdigital.letters import select
+    from kdigital.pdf import convert_and_check
     from kdigital.output import Staging
     from kdigital.render import DocumentTemplate
 
@@ -203,8 +204,8 @@ def make_costs(
         pdfs: list[str] = []
         failures: dict[str, str] = {}
         if pdf:
-            identifiers = {job.filename(m): inputs.campaign.identifier(KIND, m.ags) for m in selected}
-            pdfs, failures = convert_and_check(staging.path, names, identifiers, None, progress, workers)
+            expected = {job.filename(m): (inputs.campaign.identifier(KIND, m.ags), None) for m in selected}
+            pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
         published = staging.publish(names + [OVERVIEW] + pdfs)
     return CostRun(folder, published[:len(names)], published[len(names)], scenarios,
                    published[len(names) + 1:], failures)

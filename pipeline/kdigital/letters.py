@@ -118,6 +118,7 @@ def make_letters(
     """
     from kdigital.batch import render_batch
     from kdigital.output import Staging
+    from kdigital.pdf import convert_and_check
     from kdigital.render import DocumentTemplate
 
     progress = progress or Progress()
@@ -139,29 +140,7 @@ def make_letters(
         pdfs: list[str] = []
         failures: dict[str, str] = {}
         if pdf:
-            identifiers = {job.filename(m): inputs.campaign.identifier(KIND, m.ags) for m in selected}
-            pdfs, failures = convert_and_check(staging.path, names, identifiers, PAGES, progress, workers)
+            expected = {job.filename(m): (inputs.campaign.identifier(KIND, m.ags), PAGES) for m in selected}
+            pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
         published = staging.publish(names + pdfs)
     return LetterRun(folder, published[:len(names)], published[len(names):], failures)
-
-
-def convert_and_check(folder: Path, names: list[str], identifiers: dict[str, str], pages: int,
-                      progress: Progress, workers: int | None = None) -> tuple[list[str], dict[str, str]]:
-    """Convert the .docx ``names`` in ``folder`` to PDF and check each; (good PDF names, failures)."""
-    from kdigital.soffice import check_pdf, convert_to_pdf
-
-    progress.start("PDF", len(names))
-    try:
-        result = convert_to_pdf([folder / n for n in names], folder, workers=workers, progress=progress.advance)
-    finally:
-        progress.finish()
-    failures = {source.name: reason for source, reason in result.failed.items()}
-    good = []
-    for source, target in result.converted.items():
-        problem = check_pdf(target, pages=pages, contains=identifiers[source.name])
-        if problem:
-            failures[source.name] = problem
-            target.unlink()
-        else:
-            good.append(target.name)
-    return good, failures

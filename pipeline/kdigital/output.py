@@ -35,6 +35,7 @@ class Staging:
         published = []
         for name in names:
             destination = self.target / name
+            destination.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self.path / name, destination)
             published.append(destination)
         return published

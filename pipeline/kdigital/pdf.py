@@ -1,0 +1,43 @@
+"""The PDF step every document stage shares: convert staged .docx files and check each PDF."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from kdigital.batch import Progress
+
+
+def convert_and_check(folder: Path, expected: dict[str, tuple[str, int | None]], progress: Progress,
+                      workers: int | None = None) -> tuple[list[str], dict[str, str]]:
+    """Convert the .docx files ``expected`` names (relative to ``folder``) to PDF beside them.
+
+    ``expected`` maps each name to (text the PDF must contain, page count or None).
+    Returns the relative names of the PDFs that passed their check, and the
+    failures (docx name -> reason); a PDF that fails its check is removed.
+    """
+    from kdigital.soffice import check_pdf, convert_to_pdf
+
+    by_folder: dict[Path, list[str]] = defaultdict(list)
+    for name in expected:
+        by_folder[Path(name).parent].append(name)
+    good: list[str] = []
+    failures: dict[str, str] = {}
+    progress.start("PDF", len(expected))
+    try:
+        for sub, names in by_folder.items():
+            sources = {folder / n: n for n in names}
+            result = convert_to_pdf(list(sources), folder / sub, workers=workers, progress=progress.advance)
+            for source, reason in result.failed.items():
+                failures[sources[source]] = reason
+            for source, target in result.converted.items():
+                text, pages = expected[sources[source]]
+                problem = check_pdf(target, pages=pages, contains=text)
+                if problem:
+                    failures[sources[source]] = problem
+                    target.unlink()
+                else:
+                    good.append(str(sub / target.name) if str(sub) != "." else target.name)
+    finally:
+        progress.finish()
+    return good, failures
