@@ -69,3 +69,45 @@ def test_failed_conversion_is_reported_by_file_and_the_rest_kept(workspace, tmp_
     assert result.exit_code == 4
     assert "06534014_marburg.docx" in result.stderr
     assert [p.name for p in (workspace.outputs / "letters").iterdir()] == ["06534014_marburg.docx"]
+
+
+def test_22_letters_with_dispatch(workspace):
+    import email
+    import email.policy
+
+    from kdigital.inputs import load_inputs
+
+    roster = load_inputs(workspace).roster
+    run = make_letters(workspace, pdf=True)
+    assert run.pdf_failures == {} and len(run.pdfs) == 22
+    by_email = [m for m in roster if m.by_email]
+    by_post = sorted((m for m in roster if m.by_post), key=lambda m: m.ags)
+    assert sorted(p.name[:8] for p in run.drafts) == sorted(m.ags for m in by_email)
+    message = email.message_from_bytes(run.drafts[0].read_bytes(), policy=email.policy.default)
+    assert message["X-Unsent"] == "1" and message["Message-ID"] and message["Date"]
+    assert [a.get_filename() for a in message.iter_attachments()] == [run.drafts[0].stem + ".pdf"]
+    bundle = PdfReader(run.print_file)
+    assert len(bundle.pages) == 4 * len(by_post)  # three pages each, padded to an even count for duplex
+    assert [o.title for o in bundle.outline if not isinstance(o, list)] == [
+        f"{m.ags} {m.kind} {m.name}" for m in by_post]
+    starts = [bundle.get_destination_page_number(o) for o in bundle.outline if not isinstance(o, list)]
+    assert starts == [4 * i for i in range(len(by_post))]  # every letter on a new sheet
+
+
+def test_two_concurrent_conversions_do_not_collide(workspace, tmp_path):
+    import threading
+
+    from kdigital.workspace import init_workspace, shipped_workspace
+
+    other = init_workspace(tmp_path / "other", shipped_workspace())
+    results = {}
+
+    def run(ws, key):
+        results[key] = make_letters(ws, only=["06534014", "06534009", "06534001"], pdf=True)
+
+    threads = [threading.Thread(target=run, args=(ws, k)) for k, ws in (("a", workspace), ("b", other))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r.pdf_failures == {} and len(r.pdfs) == 3 for r in results.values())

@@ -186,6 +186,21 @@ def fingerprint_of(docx: bytes) -> str:
     return hashlib.sha256(body_text(docx).encode("utf-8")).hexdigest()[:12]
 
 
+def example_context() -> dict[str, Any]:
+    """A complete context of example data (both templates), for checking them without inputs."""
+    import dataclasses
+
+    from kdigital.costs import CostItem, CostModel
+    from kdigital.letters import example_campaign, example_municipality
+
+    campaign = dataclasses.replace(example_campaign(), district_key="06534", head_name="A", head_function="B",
+                                   deputy_name="C", deputy_function="D")
+    m = dataclasses.replace(example_municipality(), interest=True, second_signatory="E", second_function="F")
+    model = CostModel((CostItem("Stelle", "Personal", Decimal(1), Decimal(50000), True, "Annahme"),), {}, "")
+    context = build_context(Inputs([m], campaign, model))
+    return {**context, "version": "00000000", "fingerprint": "000000000000", "partei": context["landkreis"]}
+
+
 def make_agreement(
     ws: Workspace,
     *,

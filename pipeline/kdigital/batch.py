@@ -12,10 +12,12 @@ import multiprocessing
 import os
 import traceback
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
 
 from kdigital.errors import KdigitalError
-from kdigital.render import DocumentTemplate
+
+if TYPE_CHECKING:  # the renderer pulls in docxtpl and lxml; Progress users need neither
+    from kdigital.render import DocumentTemplate
 
 T = TypeVar("T")
 # record -> (file name, context, core properties of the document)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from kdigital import costsheets, letters
+from kdigital import agreement, costsheets, letters
 from kdigital.errors import Finding, InputError, TemplateError
 from kdigital.inputs import collect
 from kdigital.workspace import Workspace
@@ -14,6 +14,8 @@ from kdigital.workspace import Workspace
 DOCUMENT_KINDS: dict[str, Callable[[], Mapping[str, Any]]] = {
     letters.TEMPLATE: letters.example_context,
     costsheets.TEMPLATE: costsheets.example_context,
+    agreement.TEMPLATE: agreement.example_context,
+    agreement.SIGNATURE_TEMPLATE: agreement.example_context,
 }
 
 

@@ -244,6 +244,9 @@ def letters(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, s
     rows = [("Anschreiben (DOCX)", len(run.documents), run.folder)]
     if pdf:
         rows.append(("Anschreiben (PDF)", len(run.pdfs), run.folder))
+        rows.append(("E-Mail-Entwürfe (EML)", len(run.drafts), run.folder / "mail"))
+        if run.print_file:
+            rows.append((f"Serienbrief Post ({run.print_file.name})", 1, run.folder))
     _summary(rows, ws.root)
     _raise_pdf_failures(run.pdf_failures)
 
@@ -323,3 +326,7 @@ def agreement(state: _State, pdf: bool, jobs: int | None, silent: bool) -> None:
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="kdigital")
+
+
+# Commands defined in their own modules register themselves on the group.
+import kdigital.cli_dispatch  # noqa: E402,F401

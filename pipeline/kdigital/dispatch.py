@@ -36,18 +36,16 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 from zoneinfo import ZoneInfo
 
 from kdigital import addressing
+from kdigital.batch import Progress
 from kdigital.campaign import Campaign
-from kdigital.errors import Finding, KdigitalError, ValidationError
+from kdigital.errors import ExitCode, Finding, KdigitalError, ValidationError
 from kdigital.ledger import SENT, Event, Ledger
 from kdigital.output import Staging, write_atomic
 from kdigital.roster import Municipality, is_email
-
-if TYPE_CHECKING:  # kdigital.batch pulls in the document renderer, which sending does not need
-    from kdigital.batch import Progress
 
 CHANNEL = "E-Mail"
 DEFAULT_SUBJECT = "Interessensbekundung Kompetenzcenter kommunal digital"
@@ -66,6 +64,8 @@ FAILED = "failed"
 
 class DispatchError(KdigitalError):
     """Mail could not be sent at all: no connection, login refused, drafts missing."""
+
+    exit_code = ExitCode.dispatch_failed
 
 
 # --- drafts -------------------------------------------------------------------
@@ -123,7 +123,8 @@ def draft_bytes(item: MailItem, campaign: Campaign) -> bytes:
     sent = dt.datetime.combine(campaign.letter_date, dt.time(9, 0), tzinfo=TIMEZONE)
     msg["Date"] = email.utils.format_datetime(sent)
     domain = campaign.mailbox.rpartition("@")[2]
-    msg["Message-ID"] = f"<{campaign.campaign_id}.{item.kind}.{item.ags}.{token[:24]}@{domain}>"
+    # short enough to stay on one line: some clients mishandle a folded Message-ID
+    msg["Message-ID"] = f"<{item.ags}.{item.kind}.{token[:20]}@{domain}>"
     msg["X-Unsent"] = "1"
     msg[IDENTIFIER_HEADER] = campaign.identifier(item.kind, item.ags)
     # quoted-printable: 7-bit safe for every server, and it can never contain the "=_" boundary
@@ -353,7 +354,7 @@ def send_drafts(
         if not really:
             outcomes.update((d.path, _outcome(d, PLANNED)) for d in todo)
         elif todo:
-            outcomes.update(_send(ledger, todo, settings, progress or _NoProgress()))
+            outcomes.update(_send(ledger, todo, settings, progress or Progress()))
     return SendReport(really, tuple(outcomes[d.path] for d in drafts))
 
 
@@ -398,12 +399,6 @@ def _send(ledger: Ledger, drafts: list[Draft], settings: SmtpSettings,
         except (smtplib.SMTPException, OSError):
             smtp.close()
     return outcomes
-
-
-class _NoProgress:
-    def start(self, label: str, total: int) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def finish(self) -> None: ...
 
 
 def _connect(settings: SmtpSettings) -> smtplib.SMTP:

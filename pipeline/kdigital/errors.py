@@ -20,6 +20,7 @@ class ExitCode(enum.IntEnum):
     usage = 2  # wrong options (Click's own)
     missing_dependency = 3  # LibreOffice or another program is not installed
     conversion_failed = 4  # a document could not be converted
+    dispatch_failed = 5  # the mail server refused the connection or messages
     interrupted = 130
 
 

@@ -6,7 +6,7 @@ Stage: validated inputs -> contexts -> rendered .docx in ``outputs/letters``.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
@@ -36,6 +36,8 @@ class LetterRun:
     documents: list[Path]
     pdfs: list[Path]
     pdf_failures: dict[str, str]
+    drafts: list[Path] = field(default_factory=list)  # e-mail drafts, with --pdf
+    print_file: Path | None = None  # the duplex print file of the letters sent by post, with --pdf
 
 
 def cost_context(all_members: ScenarioRate, comparison: ScenarioRate) -> dict[str, str]:
@@ -138,9 +140,49 @@ def make_letters(
         finally:
             progress.finish()
         pdfs: list[str] = []
+        dispatch: list[str] = []
         failures: dict[str, str] = {}
         if pdf:
             expected = {job.filename(m): (inputs.campaign.identifier(KIND, m.ags), PAGES) for m in selected}
             pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
-        published = staging.publish(names + pdfs)
-    return LetterRun(folder, published[:len(names)], published[len(names):], failures)
+            dispatch = prepare_dispatch(staging.path, ws, selected, set(pdfs), inputs.campaign)
+        published = staging.publish(names + pdfs + dispatch)
+    n, k = len(names), len(names) + len(pdfs)
+    return LetterRun(folder, published[:n], published[n:k], failures,
+                     [p for p in published[k:] if p.suffix == ".eml"],
+                     next((p for p in published[k:] if p.name == PRINT_FILE), None))
+
+
+MAIL_FOLDER = "mail"
+PRINT_FILE = "Serienbrief-Post.pdf"
+
+
+def prepare_dispatch(folder: Path, ws: Workspace, selected: Sequence[Municipality], pdfs: set[str],
+                     campaign: Campaign) -> list[str]:
+    """E-mail drafts and the print file for the letters whose PDF is in ``folder``; their names.
+
+    Drafts (``mail/<AGS>_<slug>.eml``) for every municipality whose Versand includes
+    E-Mail, with the letter PDF and, where generated, the cost sheet PDF attached;
+    one duplex print file of every letter whose Versand includes Post, in AGS order.
+    """
+    from kdigital.dispatch import mail_item, write_drafts
+    from kdigital.printbundle import build_print_bundle
+
+    written = []
+    ready = [m for m in sorted(selected, key=lambda m: m.ags) if f"{addressing.file_stem(m)}.pdf" in pdfs]
+    items = []
+    for m in ready:
+        if m.by_email:
+            attachments = [folder / f"{addressing.file_stem(m)}.pdf"]
+            cost_sheet = ws.outputs / "costs" / f"{addressing.file_stem(m)}.pdf"
+            if cost_sheet.is_file():
+                attachments.append(cost_sheet)
+            items.append(mail_item(m, KIND, attachments))
+    if items:
+        written += [f"{MAIL_FOLDER}/{p.name}" for p in write_drafts(folder / MAIL_FOLDER, items, campaign)]
+    post = [(f"{m.ags} {addressing.designation(m)}", folder / f"{addressing.file_stem(m)}.pdf")
+            for m in ready if m.by_post]
+    if post:
+        build_print_bundle(post, folder / PRINT_FILE)
+        written.append(PRINT_FILE)
+    return written

@@ -8,10 +8,10 @@ misprinted letter is found and reprinted in seconds.
 
 What is kept and what is not: the pages as they are (content, embedded fonts,
 images, page sizes and rotation), links and named destinations, the documents'
-own bookmarks. Not kept: each document's structure tree (tags), its XMP
-metadata and output intent. The bundle is therefore a plain PDF for printing,
-*not* PDF/A; the archival copies are the single documents, which stay
-untouched.
+own bookmarks. Not kept: each document's structure tree (tags), document info
+(title, keywords), XMP metadata and output intent. The bundle is therefore a
+plain PDF for printing, *not* PDF/A; the archival copies are the single
+documents, which stay untouched.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ def build_print_bundle(documents: Sequence[tuple[str, Path]], target: Path) -> i
     """
     # imported here: pypdf is slow to import and only needed for PDFs
     from pypdf import PdfReader, PdfWriter
-    from pypdf.generic import NameObject
 
     if not documents:
         raise ValueError("build_print_bundle braucht mindestens ein Dokument")
@@ -58,7 +57,7 @@ def build_print_bundle(documents: Sequence[tuple[str, Path]], target: Path) -> i
         log.debug("%s: %d Seite(n) ab Seite %d", path.name, count, start + 1)
     # The letterhead logo and shared fonts appear once instead of once per letter.
     writer.compress_identical_objects()  # defaults: drop duplicates and orphans (pypdf >= 4.3)
-    writer._root_object[NameObject("/PageMode")] = NameObject("/UseOutlines")  # open with bookmarks shown
+    writer.page_mode = "/UseOutlines"  # open with the bookmarks shown
     writer.add_metadata({"/Producer": "kdigital (pypdf)"})
     pages = len(writer.pages)
     _write_atomic(writer, Path(target))

@@ -359,17 +359,22 @@ def _tag_context(src: str, lineno: int | None) -> str:
 
 
 def _variable_paths(ast: nodes.Node):
-    """Dotted names read in ``ast``: 'kommune.name' for {{ kommune.name }}, 'kennung' for {{ kennung }}."""
-    attribute_bases = set()
-    for node in ast.find_all(nodes.Getattr):
-        attribute_bases.add(id(node.node))
-    for node in ast.find_all((nodes.Getattr, nodes.Name)):
-        if id(node) in attribute_bases:
+    """Dotted names read in ``ast``: 'kommune.name', 'kennung', 'landkreis.unterzeichner.0.name'."""
+    inner = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        inner.add(id(node.node))
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Name)):
+        if id(node) in inner:
             continue  # part of a longer chain, reported with it
         parts = []
         current = node
-        while isinstance(current, nodes.Getattr):
-            parts.append(current.attr)
+        while isinstance(current, (nodes.Getattr, nodes.Getitem)):
+            if isinstance(current, nodes.Getattr):
+                parts.append(current.attr)
+            elif isinstance(current.arg, nodes.Const):
+                parts.append(str(current.arg.value))
+            else:
+                parts = []  # a computed index: check only the part before it
             current = current.node
         if isinstance(current, nodes.Name) and current.ctx == "load":
             yield ".".join([current.name, *reversed(parts)])
@@ -380,7 +385,11 @@ def _resolves(context: Mapping[str, Any], path: str) -> bool:
     for key in path.split("."):
         if isinstance(value, Mapping) and key in value:
             value = value[key]
-        elif hasattr(value, key) and not isinstance(value, Mapping):
+        elif isinstance(value, (list, tuple)) and key.isdigit():
+            if int(key) >= len(value):
+                return False
+            value = value[int(key)]
+        elif hasattr(value, key) and not isinstance(value, (Mapping, list, tuple)):
             value = getattr(value, key)
         else:
             return False
