@@ -111,3 +111,15 @@ def test_two_concurrent_conversions_do_not_collide(workspace, tmp_path):
     for t in threads:
         t.join()
     assert all(r.pdf_failures == {} and len(r.pdfs) == 3 for r in results.values())
+
+
+def test_pdf_command_converts_existing_documents(workspace, tmp_path):
+    run = make_letters(workspace, only=["06534014", "06534009"])
+    broken = tmp_path / "kaputt.docx"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    result = CliRunner().invoke(cli, ["pdf", *map(str, run.documents), str(broken)])
+    assert result.exit_code == 4
+    assert "kaputt.docx" in result.stderr
+    for docx_path in run.documents:
+        pdf = docx_path.with_suffix(".pdf")
+        assert pdf.is_file() and f"KD-2022-IB-{docx_path.name[:8]}" in pages_text(pdf)[-1]

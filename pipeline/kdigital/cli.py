@@ -323,6 +323,31 @@ def agreement(state: _State, pdf: bool, jobs: int | None, silent: bool) -> None:
     _raise_pdf_failures(run.pdf_failures)
 
 
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Anzahl paralleler LibreOffice-Prozesse (Vorgabe: bis zu 2).")
+@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
+@_report_errors
+def pdf(files: tuple[Path, ...], jobs: int | None, silent: bool) -> None:
+    """Vorhandene Word-Dateien (.docx) in PDF/A umwandeln.
+
+    Schreibt jede PDF neben ihre .docx und prüft sie (lässt sich öffnen,
+    enthält die Kennung, falls kdigital sie in die Dokumenteigenschaften
+    geschrieben hat). Nicht umwandelbare Dateien werden einzeln gemeldet.
+
+    Beispiel:
+
+        kdigital pdf outputs/letters/06534014_marburg.docx
+    """
+    from kdigital.pdf import convert_files
+
+    good, failures = convert_files([f.resolve() for f in files], _progress(silent), jobs)
+    for path in good:
+        click.echo(f"geschrieben: {path}")
+    _raise_pdf_failures(failures)
+
+
 def main() -> None:
     """Entry point of the console script."""
     cli(prog_name="kdigital")

@@ -41,3 +41,31 @@ def convert_and_check(folder: Path, expected: dict[str, tuple[str, int | None]],
     finally:
         progress.finish()
     return good, failures
+
+
+def identifier_of(docx: Path) -> str | None:
+    """The document identifier kdigital put first into the keywords of a .docx, if any."""
+    import re
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(docx) as archive:
+            core = archive.read("docProps/core.xml").decode("utf-8")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return None
+    match = re.search(r"<cp:keywords>([A-Za-z0-9]+(?:-[A-Za-z0-9]+)*-[A-Z]{2}-\d{8})", core)
+    return match.group(1) if match else None
+
+
+def convert_files(paths: list[Path], progress: Progress, workers: int | None = None) -> tuple[list[Path], dict[str, str]]:
+    """Convert .docx files to PDF beside them (``kdigital pdf``); checked like the stages' PDFs."""
+    by_folder: dict[Path, dict[str, tuple[str | None, None]]] = defaultdict(dict)
+    for path in paths:
+        by_folder[path.parent][path.name] = (identifier_of(path), None)
+    good: list[Path] = []
+    failures: dict[str, str] = {}
+    for folder, expected in by_folder.items():
+        names, failed = convert_and_check(folder, expected, progress, workers)
+        good += [folder / n for n in names]
+        failures.update({str(folder / n): reason for n, reason in failed.items()})
+    return good, failures
