@@ -168,3 +168,15 @@ def test_images_fast_route_equals_docxtpl_inline_image(tmp_path):
     # A document without images keeps the template's relationships.
     d2 = DocumentTemplate(path)
     assert_same_content(d2.render({"bild": "", "zweites": ""}), render_naive(path, {"bild": "", "zweites": ""}))
+
+
+def test_misspelt_field_inside_a_loop_is_found(tmp_path):
+    d = docx.Document()
+    d.add_paragraph("{%p for b in beteiligte %}")
+    d.add_paragraph("{{ b.bezeichnung }}: {{ b.anteill }}")
+    d.add_paragraph("{%p endfor %}")
+    path = tmp_path / "schleife.docx"
+    d.save(path)
+    findings = DocumentTemplate(path).unknown_placeholders({"beteiligte": [{"bezeichnung": "x", "anteil": "1 %"}]})
+    assert [f.message for f in findings] == [
+        "Textkörper: Platzhalter {{ beteiligte.0.anteill }} ist unbekannt – gemeint ist wohl {{ beteiligte.0.anteil }}"]

@@ -290,9 +290,14 @@ class DocumentTemplate:
         for part in self._parts:
             ast = self.environment.parse(part.source)
             roots = meta.find_undeclared_variables(ast)
+            loops = _loop_variables(ast)
             for path in _variable_paths(ast):
-                if path.split(".")[0] in roots:
+                root, _, rest = path.partition(".")
+                if root in roots:
                     found.append((part.label, path))
+                elif root in loops and rest:
+                    # {% for b in beteiligte %}{{ b.anteil }}: checked against the list's first item
+                    found.append((part.label, f"{loops[root]}.0.{rest}"))
         return found
 
     def unknown_placeholders(self, sample: Mapping[str, Any]) -> list[Finding]:
@@ -380,6 +385,17 @@ def _variable_paths(ast: nodes.Node):
             yield ".".join([current.name, *reversed(parts)])
 
 
+def _loop_variables(ast: nodes.Node) -> dict[str, str]:
+    """Loop variable -> dotted path of what it iterates, for loops over a plain context path."""
+    loops = {}
+    for loop in ast.find_all(nodes.For):
+        if isinstance(loop.target, nodes.Name):
+            paths = list(_variable_paths(nodes.Output([loop.iter])))
+            if len(paths) == 1 and isinstance(loop.iter, (nodes.Name, nodes.Getattr)):
+                loops[loop.target.name] = paths[0]
+    return loops
+
+
 def _resolves(context: Mapping[str, Any], path: str) -> bool:
     value: Any = context
     for key in path.split("."):
@@ -403,4 +419,6 @@ def _known_paths(context: Mapping[str, Any], prefix: str = "") -> list[str]:
         paths.append(path)
         if isinstance(value, Mapping):
             paths += _known_paths(value, path + ".")
+        elif isinstance(value, (list, tuple)) and value and isinstance(value[0], Mapping):
+            paths += _known_paths(value[0], path + ".0.")
     return paths
