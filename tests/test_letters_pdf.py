@@ -80,6 +80,8 @@ def test_22_letters_with_dispatch(workspace):
     roster = load_inputs(workspace).roster
     run = make_letters(workspace, pdf=True)
     assert run.pdf_failures == {} and len(run.pdfs) == 22
+    for pdf in run.pdfs:
+        assert f"KD-2022-IB-{pdf.name[:8]}" in pages_text(pdf)[-1]
     by_email = [m for m in roster if m.by_email]
     by_post = sorted((m for m in roster if m.by_post), key=lambda m: m.ags)
     assert sorted(p.name[:8] for p in run.drafts) == sorted(m.ags for m in by_email)
