@@ -226,9 +226,8 @@ def make_agreement(
     version = version_of([ws.template(TEMPLATE).read_bytes(), ws.template(SIGNATURE_TEMPLATE).read_bytes()], context)
     parties = [context["landkreis"], *context["beteiligte"]]
     probe = {**context, "version": version, "fingerprint": "", "partei": parties[0]}
-    unknown = template.unknown_placeholders(probe) + signature.unknown_placeholders(probe)
-    if unknown:
-        raise ValidationError(unknown, "Vorlagen der Vereinbarung verwenden unbekannte Platzhalter – nichts geschrieben")
+    template.require_placeholders(probe)
+    signature.require_placeholders(probe)
 
     campaign = inputs.campaign
     properties = document_properties(TITLE, f"{campaign.campaign_id}-{KIND}-{version}", None, "Vereinbarung")

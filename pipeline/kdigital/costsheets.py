@@ -17,7 +17,6 @@ from kdigital.batch import Progress
 from kdigital.campaign import Campaign
 from kdigital.contexts import campaign_context, document_properties, municipality_context
 from kdigital.costs import INTEREST, CostModel
-from kdigital.errors import ValidationError
 from kdigital.roster import Municipality
 from kdigital.workspace import Workspace
 
@@ -185,9 +184,7 @@ def make_costs(
     probe = CostSheetJob(inputs.campaign, inputs.cost_model, scenarios, None)
     sample = probe(selected[0])[1]
     sample["diagramm"] = ""
-    unknown = template.unknown_placeholders(sample)
-    if unknown:
-        raise ValidationError(unknown, f"Vorlage {template.name} verwendet unbekannte Platzhalter – nichts geschrieben")
+    template.require_placeholders(sample)
     job = CostSheetJob(inputs.campaign, inputs.cost_model, scenarios,
                        make_chart(inputs.cost_model, inputs.roster, scenarios))
     folder = ws.outputs / FOLDER

@@ -128,9 +128,7 @@ def make_letters(
     selected = select(inputs.roster, only, ws.roster.name)
     template = DocumentTemplate(ws.template(TEMPLATE))
     job = LetterJob(inputs.campaign, letter_rates(inputs.cost_model, inputs.roster))
-    unknown = template.unknown_placeholders(job(selected[0])[1])
-    if unknown:
-        raise ValidationError(unknown, f"Vorlage {template.name} verwendet unbekannte Platzhalter – nichts geschrieben")
+    template.require_placeholders(job(selected[0])[1])
     folder = ws.outputs / FOLDER
     names = [job.filename(m) for m in selected]
     with Staging(folder) as staging:

@@ -17,12 +17,11 @@ documents, which stay untouched.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 from kdigital.errors import ConversionError
+from kdigital.output import atomic_file
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,8 @@ def build_print_bundle(documents: Sequence[tuple[str, Path]], target: Path) -> i
     writer.page_mode = "/UseOutlines"  # open with the bookmarks shown
     writer.add_metadata({"/Producer": "kdigital (pypdf)"})
     pages = len(writer.pages)
-    _write_atomic(writer, Path(target))
+    with atomic_file(Path(target)) as fh:
+        writer.write(fh)
     return pages
 
 
@@ -84,14 +84,3 @@ def _open(reader_class, path: Path):
     return reader
 
 
-def _write_atomic(writer, target: Path) -> None:
-    """Stream the bundle into a temporary file beside ``target``, then rename it into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}-", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer.write(fh)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

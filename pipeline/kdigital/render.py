@@ -300,6 +300,12 @@ class DocumentTemplate:
                     found.append((part.label, f"{loops[root]}.0.{rest}"))
         return found
 
+    def require_placeholders(self, *samples: Mapping[str, Any]) -> None:
+        """Raise a TemplateError when the template reads a placeholder that ``samples`` lack."""
+        unknown = [f for sample in samples for f in self.unknown_placeholders(sample)]
+        if unknown:
+            raise TemplateError(unknown, f"Vorlage {self.name} verwendet unbekannte Platzhalter – nichts geschrieben")
+
     def unknown_placeholders(self, sample: Mapping[str, Any]) -> list[Finding]:
         """Findings for placeholders that ``sample`` (a real context) does not provide."""
         findings = []
