@@ -170,8 +170,7 @@ def make_costs(
 ) -> CostRun:
     """Validate everything, then write the cost sheets and the overview into ``outputs/costs`` atomically."""
     from kdigital.batch import render_batch
-    from kdigital.inputs import load_inputs
-    from kdigital.letters import select
+    from kdigital.inputs import load_inputs, select
     from kdigital.pdf import convert_and_check
     from kdigital.output import Staging
     from kdigital.render import DocumentTemplate

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from kdigital.campaign import Campaign, read_campaign
 from kdigital.cost_workbook import read_cost_model
@@ -51,3 +52,16 @@ def load_inputs(ws: Workspace) -> Inputs:
     if findings:
         raise ValidationError(findings, f"{len(findings)} Fehler in den Arbeitsmappen – nichts geschrieben")
     return inputs
+
+
+def select(roster: Sequence[Municipality], only: Sequence[str] | None, source: str) -> list[Municipality]:
+    """The municipalities to write for; ``only`` AGS not in the roster are an error."""
+    if not only:
+        return list(roster)
+    wanted = [a.strip().zfill(8) for a in only]
+    known = {m.ags for m in roster}
+    unknown = [a for a in wanted if a not in known]
+    if unknown:
+        raise ValidationError([Finding(source, f"AGS {a} (aus --only) steht nicht im Verzeichnis der Kommunen") for a in unknown])
+    wanted_set = set(wanted)
+    return [m for m in roster if m.ags in wanted_set]

@@ -16,8 +16,7 @@ from kdigital.contexts import campaign_context, document_properties, municipalit
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
 from kdigital.costs import ScenarioRate, letter_rates
-from kdigital.errors import Finding, ValidationError
-from kdigital.inputs import load_inputs
+from kdigital.inputs import load_inputs, select
 from kdigital.roster import Municipality
 from kdigital.workspace import Workspace
 
@@ -90,19 +89,6 @@ def example_context() -> dict[str, Any]:
     """A complete letter context built from example data, for checking templates without inputs."""
     rate = ScenarioRate("alle", 1, 4108, Decimal(5000), Decimal(5000) / 4108)
     return LetterJob(example_campaign(), (rate, rate))(example_municipality())[1]
-
-
-def select(roster: Sequence[Municipality], only: Sequence[str] | None, source: str) -> list[Municipality]:
-    """The municipalities to write for; ``only`` AGS not in the roster are an error."""
-    if not only:
-        return list(roster)
-    wanted = [a.strip().zfill(8) for a in only]
-    known = {m.ags for m in roster}
-    unknown = [a for a in wanted if a not in known]
-    if unknown:
-        raise ValidationError([Finding(source, f"AGS {a} (aus --only) steht nicht im Verzeichnis der Kommunen") for a in unknown])
-    wanted_set = set(wanted)
-    return [m for m in roster if m.ags in wanted_set]
 
 
 def make_letters(
