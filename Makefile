@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench bench-smoke soffice clean
+.PHONY: demo test check bench bench-smoke soffice qpdf clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +30,18 @@ soffice:
 test: $(STAMP) soffice
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP) soffice
+bench: $(STAMP) soffice qpdf
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/archive.py
 
-bench-smoke: $(STAMP)
+bench-smoke: $(STAMP) qpdf
 	$(BIN)/python benchmarks/run.py --smoke
+	$(BIN)/python benchmarks/archive.py --smoke
+
+# qpdf's command line is the archive benchmark's reference (the package itself uses pikepdf).
+qpdf:
+	@command -v qpdf >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends qpdf >/dev/null; }
 
 clean:
 	rm -rf outputs benchmarks/work

@@ -354,4 +354,5 @@ def main() -> None:
 
 
 # Commands defined in their own modules register themselves on the group.
-import kdigital.cli_dispatch  # noqa: E402,F401  # pyflakes: ignore
+import kdigital.cli_archive  # noqa: E402,F401
+import kdigital.cli_dispatch  # noqa: E402,F401

@@ -21,6 +21,8 @@ class ExitCode(enum.IntEnum):
     missing_dependency = 3  # LibreOffice or another program is not installed
     conversion_failed = 4  # a document could not be converted
     dispatch_failed = 5  # the mail server refused the connection or messages
+    files_rejected = 6  # archive: some returns were rejected (the volume of the accepted ones is written)
+    verification_failed = 7  # verify: a hash does not match or an archived file is missing
     interrupted = 130
 
 

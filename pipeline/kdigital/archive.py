@@ -1,0 +1,232 @@
+"""The archive of signed returns: intake, volume and manifest, published together.
+
+Stage: ``inputs/returns/**`` -> ``outputs/archive/<Kampagne>_<JJJJ-MM-TT>_<n>.pdf`` with
+``<name>.manifest.json``, ``<name>.manifest.csv`` and ``<name>/originals/``.
+
+Order of work: validated inputs (roster, campaign) -> reserve the volume's name
+-> copy, hash and check every file (``intake``) -> plan and write the volume
+(``volume``) -> hash it, write the manifest (``manifest``) -> publish.
+
+Nothing is ever overwritten and nothing is published half: the name is
+reserved by creating its hidden staging folder (``mkdir`` fails when taken),
+files are published with ``os.link`` (fails when the target exists), the
+volume last, so a volume on disk always has its manifest and originals beside
+it. An error or interrupt before that removes the staging folder. The inputs
+are only read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from kdigital.errors import InputError
+from kdigital.identifiers import KINDS, Party
+from kdigital.intake import Rejection, ReturnedDocument
+from kdigital.volume import Placement
+
+RETURNS = "returns"  # below inputs/
+FOLDER = "archive"  # below outputs/
+DISTRICT_NAME = "Landkreis (Kreisausschuss)"
+DISTRICT_KIND = "VB"  # the district signs only the agreement
+
+
+@dataclass(frozen=True)
+class PartyStatus:
+    """What came back from one party: kind -> number of accepted returns."""
+
+    party: Party
+    received: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ArchiveRun:
+    """What ``make_archive`` did. ``volume`` is None when no file was accepted."""
+
+    volume: Path | None
+    manifest: Path | None
+    csv: Path | None
+    pages: int
+    placements: list[Placement]
+    rejected: list[Rejection]
+    kinds: tuple[str, ...]  # the document kinds of the status table
+    status: list[PartyStatus]
+
+
+def parties(roster, campaign) -> dict[str, Party]:
+    """The parties a return can belong to: every municipality, and the district (AGS <Kreis>000)."""
+    from kdigital.addressing import designation
+
+    result = {m.ags: Party(m.ags, designation(m), m.received) for m in roster}
+    key = getattr(campaign, "district_key", "") or ""
+    if not key:
+        prefixes = {ags[:5] for ags in result}
+        key = prefixes.pop() if len(prefixes) == 1 else ""
+    if key:
+        district = f"{key}000"
+        result.setdefault(district, Party(district, DISTRICT_NAME, district=True))
+    return result
+
+
+def make_archive(ws, *, returns: Path | None = None, progress=None, now: dt.datetime | None = None) -> ArchiveRun:
+    """Archive every file of the returns folder; see the module docstring for the guarantees.
+
+    Rejected files are listed in the result (and the manifest); they do not stop
+    the volume of the accepted ones. Raises InputError when there is nothing to
+    read, ValidationError when the workbooks are wrong.
+    """
+    from kdigital.batch import Progress
+    from kdigital.inputs import load_inputs
+    from kdigital.intake import list_returns, read_returns, sha256_file
+    from kdigital.manifest import VolumeFile, manifest, write_manifest
+    from kdigital.volume import VolumeInfo, build_volume, plan
+
+    progress = progress or Progress()
+    inputs = load_inputs(ws)
+    folder = (returns or ws.inputs / RETURNS).resolve()
+    if not folder.is_dir():
+        raise InputError(f"Eingangsordner {_shown(folder, ws.root)} fehlt. Eingegangene Rückläufe (PDF, Scans, "
+                         f"E-Mails) dort ablegen oder mit --returns einen Ordner angeben.")
+    files = list_returns(folder)
+    if not files:
+        raise InputError(f"Im Eingangsordner {_shown(folder, ws.root)} liegen keine Dateien – nichts zu archivieren.")
+    known = parties(inputs.roster, inputs.campaign)
+    now = now or dt.datetime.now().astimezone()
+    archive = ws.outputs / FOLDER
+    with _Slot(archive, f"{inputs.campaign.campaign_id}_{now:%Y-%m-%d}") as slot:
+        progress.start("Prüfen", len(files))
+        try:
+            intake = read_returns(files, folder, known, inputs.campaign.campaign_id, slot.originals, slot.work,
+                                  shown=lambda p: _shown(p, ws.root), advance=progress.advance)
+        finally:
+            progress.finish()
+        kinds, status = status_table(known, intake.documents)
+        if not intake.documents:
+            return ArchiveRun(None, None, None, 0, [], intake.rejected, kinds, status)
+        info = VolumeInfo(slot.name, inputs.campaign.campaign_id, now, _version(),
+                          f"Der Kreisausschuss – {inputs.campaign.unit}".rstrip(" –"))
+        placements, index = plan(intake.documents, intake.rejected, info)
+        progress.start("Band", len(placements))
+        try:
+            pages = build_volume(slot.pdf, placements, index, intake.rejected, info, slot.originals, slot.work,
+                                 advance=progress.advance)
+        finally:
+            progress.finish()
+        volume = VolumeFile(slot.pdf.name, slot.pdf.stat().st_size, sha256_file(slot.pdf), pages)
+        data = manifest(info, volume, placements, intake.rejected, workspace=ws.root,
+                        returns=_shown(folder, ws.root))
+        write_manifest(data, slot.json, slot.csv)
+        shutil.rmtree(slot.work, ignore_errors=True)
+        published = slot.publish()
+    return ArchiveRun(published / slot.pdf.name, published / slot.json.name, published / slot.csv.name, pages,
+                      placements, intake.rejected, kinds, status)
+
+
+def status_table(known: dict[str, Party], documents: Sequence[ReturnedDocument]):
+    """(kinds, one PartyStatus per party in AGS order): IB always, other kinds once any came back."""
+    counts: dict[tuple[str, str], int] = {}
+    for d in documents:
+        counts[(d.party.ags, d.kind)] = counts.get((d.party.ags, d.kind), 0) + 1
+    kinds = tuple(k for k in KINDS if k == "IB" or any(kind == k for _, kind in counts))
+    rows = []
+    for ags in sorted(known):
+        party = known[ags]
+        if party.district and DISTRICT_KIND not in kinds:
+            continue
+        relevant = (DISTRICT_KIND,) if party.district else kinds
+        rows.append(PartyStatus(party, {k: counts.get((ags, k), 0) for k in relevant}))
+    return kinds, rows
+
+
+def _shown(path: Path, root: Path) -> str:
+    """``path`` relative to the workspace when inside it, else absolute; with forward slashes."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("kdigital")
+    except Exception:  # running from a source tree without installed metadata
+        from kdigital import __version__
+
+        return __version__
+
+
+class _Slot:
+    """A reserved volume name ``<prefix>_<n>`` with its hidden staging folder; publish moves it in place."""
+
+    def __init__(self, folder: Path, prefix: str):
+        folder.mkdir(parents=True, exist_ok=True)
+        pattern = re.compile(rf"^\.?{re.escape(prefix)}_(\d+)(?:\.|$)")
+        taken = [int(m.group(1)) for entry in os.listdir(folder) if (m := pattern.match(entry))]
+        number = max(taken, default=0) + 1
+        while True:
+            self.name = f"{prefix}_{number}"
+            self.staging = folder / f".{self.name}.staging"
+            try:
+                self.staging.mkdir()  # atomic: the reservation
+                break
+            except FileExistsError:
+                number += 1
+        self.folder = folder
+        self.pdf = self.staging / f"{self.name}.pdf"
+        self.json = self.staging / f"{self.name}.manifest.json"
+        self.csv = self.staging / f"{self.name}.manifest.csv"
+        self.originals = self.staging / self.name / "originals"
+        self.work = self.staging / "work"
+        self.originals.mkdir(parents=True)
+        self.work.mkdir()
+
+    def __enter__(self) -> "_Slot":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def publish(self) -> Path:
+        """Move folder, manifests and volume (last) into the archive folder; never overwrites."""
+        items = [self.staging / self.name, self.json, self.csv, self.pdf]
+        for item in items:
+            if (self.folder / item.name).exists():
+                raise InputError(f"{self.folder / item.name} existiert bereits – nichts überschrieben.")
+        done: list[Path] = []
+        try:
+            os.rename(items[0], self.folder / self.name)
+            done.append(self.folder / self.name)
+            for item in items[1:]:
+                _link(item, self.folder / item.name)
+                done.append(self.folder / item.name)
+        except BaseException:
+            for path in reversed(done):
+                if path.is_dir():
+                    os.rename(path, items[0])
+                else:
+                    path.unlink(missing_ok=True)
+            raise
+        return self.folder
+
+
+def _link(source: Path, target: Path) -> None:
+    """Publish ``source`` as ``target``; fails instead of replacing an existing file."""
+    try:
+        os.link(source, target)
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST,):
+            raise InputError(f"{target} existiert bereits – nichts überschrieben.")
+        # File systems without hard links: check, then rename (a race here is as unlikely as harmless).
+        if target.exists():
+            raise InputError(f"{target} existiert bereits – nichts überschrieben.")
+        os.replace(source, target)
+        return
+    source.unlink()

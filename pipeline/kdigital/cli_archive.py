@@ -1,0 +1,140 @@
+"""The commands ``kdigital archive`` and ``kdigital verify`` (registered on ``kdigital.cli.cli``).
+
+Only click and light kdigital modules are imported here; the archive stage
+(pypdf, pikepdf, img2pdf) is imported inside the commands, so that
+``kdigital --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from kdigital.cli import _progress, _report_errors, _State, cli
+from kdigital.errors import ExitCode
+
+# Exit statuses of these commands (see kdigital.errors.ExitCode).
+EXIT_REJECTED = ExitCode.files_rejected
+EXIT_MISMATCH = ExitCode.verification_failed
+
+_KIND_HEADINGS = {"IB": "Rückantwort (IB)", "KB": "Kostenblatt (KB)", "VB": "Vereinbarung (VB)"}
+
+
+@cli.command()
+@click.option("--returns", "returns", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Ordner mit den Rückläufen, mit Unterordnern (Vorgabe: inputs/returns).")
+@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
+@click.pass_obj
+@_report_errors
+def archive(state: _State, returns: Path | None, silent: bool) -> None:
+    """Eingegangene Rückläufe prüfen und in einem Archivband ablegen.
+
+    Liest jede Datei in inputs/returns (PDF, Scans als JPEG/PNG/TIFF, E-Mails
+    als .eml mit ihren Anhängen) und ordnet sie über die aufgedruckte Kennung
+    (z. B. KD-2022-IB-06534014) im Dateinamen oder im Text oder über die AGS im
+    Dateinamen einer Kommune und Dokumentart zu. Jede Datei wird vor dem
+    Zusammenführen geprüft; abgelehnte Dateien werden mit Grund gemeldet und
+    bleiben, wo sie sind.
+
+    Schreibt outputs/archive/<Kampagne>_<Datum>_<n>.pdf (Deckblatt,
+    Verzeichnis, Lesezeichen je Kommune), daneben <Band>.manifest.json und
+    .csv (Herkunft und SHA-256 jeder Datei) und <Band>/originals/ mit jeder
+    Datei unverändert. Digital signierte PDFs werden nicht umgeschrieben: der
+    Band enthält eine Hinweisseite und das Original als Anhang. Ein früherer
+    Band wird nie überschrieben.
+
+    Rückgabewert: 0 alles aufgenommen, 5 Dateien abgelehnt (der Band der
+    übrigen ist geschrieben), 1 Eingaben fehlerhaft.
+
+    Beispiel:
+
+        kdigital archive --returns ~/Postfach/Rueckläufe
+    """
+    from kdigital.archive import make_archive
+
+    ws = state.workspace()
+    run = make_archive(ws, returns=returns, progress=_progress(silent))
+    if run.volume is not None:
+        signed = sum(1 for p in run.placements if p.document.signature)
+        duplicates = sum(1 for p in run.placements if p.duplicate)
+        click.echo(f"Band:     {_relative(run.volume, ws.root)} ({run.pages} Seiten, {len(run.placements)} Dokumente, "
+                   f"{signed} digital signiert, {duplicates} Duplikate)")
+        click.echo(f"Manifest: {_relative(run.manifest, ws.root)} (und .csv)")
+    else:
+        click.echo("Kein Band geschrieben: keine Datei wurde angenommen.")
+    click.echo()
+    _status_table(run)
+    if run.rejected:
+        click.echo()
+        click.echo(f"Abgelehnt ({len(run.rejected)}) – die Dateien liegen unverändert im Eingangsordner:")
+        for rejection in run.rejected:
+            click.echo(f"  {rejection}")
+        kept = "; der Band der übrigen ist geschrieben" if run.volume is not None else ""
+        click.echo(f"Fehler: {len(run.rejected)} Datei(en) abgelehnt (Gründe oben){kept}.", err=True)
+        click.get_current_context().exit(int(EXIT_REJECTED))
+
+
+def _status_table(run) -> None:
+    heads = ["AGS", "Partei"] + [_KIND_HEADINGS[k] for k in run.kinds]
+    rows = []
+    for status in run.status:
+        cells = [status.party.ags, status.party.name]
+        for kind in run.kinds:
+            if kind not in status.received:
+                cells.append("–")
+            else:
+                count = status.received[kind]
+                cells.append("fehlt" if count == 0 else "eingegangen" if count == 1 else f"{count}× (doppelt)")
+        rows.append(cells)
+    totals = ["", "eingegangen"]
+    for kind in run.kinds:
+        expected = [s for s in run.status if kind in s.received]
+        totals.append(f"{sum(1 for s in expected if s.received[kind])} von {len(expected)}")
+    rows.append(totals)
+    widths = [max(len(r[i]) for r in [heads] + rows) for i in range(len(heads))]
+    for row in [heads] + rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+@cli.command()
+@click.argument("manifest", type=click.Path(dir_okay=False, path_type=Path))
+@_report_errors
+def verify(manifest: Path) -> None:
+    """Prüfsummen eines Archivbands nachrechnen.
+
+    Liest MANIFEST (<Band>.manifest.json) und berechnet den SHA-256 des
+    Bandes, jeder Kopie in <Band>/originals/ und jeder Quelldatei, die noch im
+    Eingangsordner liegt, neu. Meldet jede Abweichung und jede fehlende
+    Archivdatei.
+
+    Rückgabewert: 0 wenn alles stimmt, 6 bei einer Abweichung oder fehlenden
+    Archivdatei, 1 wenn MANIFEST kein Manifest ist.
+
+    Beispiel:
+
+        kdigital verify outputs/archive/KD-2022_2022-04-11_1.manifest.json
+    """
+    from kdigital.manifest import verify_manifest
+
+    result = verify_manifest(manifest.resolve())
+    width = max(len(c.status) for c in result.checks)
+    for check in result.checks:
+        line = f"{check.status:<{width}}  {check.what:<6}  {check.path}"
+        if check.actual is not None and not check.ok:
+            line += f" (erwartet {check.expected[:16]}…, gefunden {check.actual[:16]}…)"
+        click.echo(line)
+    counted = [c for c in result.checks if c.actual is not None or c.required]
+    if result.ok:
+        click.echo(f"Alle {len(counted)} Prüfsummen stimmen.")
+        return
+    click.echo(f"Fehler: {len(result.failures)} von {len(counted)} Prüfungen fehlgeschlagen – "
+               "der Band oder seine Originale sind nicht mehr unverändert.", err=True)
+    click.get_current_context().exit(int(EXIT_MISMATCH))

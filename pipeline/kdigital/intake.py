@@ -1,0 +1,486 @@
+"""Intake of returned documents: what each file is, whose it is, and whether it may be archived.
+
+Every file below the returns folder is copied into the staging ``originals``
+folder while it is hashed, and every check runs on that copy, so the checks, the
+hash and the merged pages all see the same bytes even if someone edits the
+input meanwhile. Inputs are only ever read.
+
+Rules this module keeps:
+
+* The type of a file comes from its content, never from its extension: PDF,
+  JPEG, PNG, TIFF, or an e-mail (.eml) whose PDF and image attachments are
+  taken one by one. A JPEG named ``.pdf`` is accepted as the image it is, with
+  a note; an HTML page named ``.pdf`` is rejected.
+* A PDF is accepted when pypdf opens it with ``strict=False`` (its repairs are
+  logged as warnings and kept as notes), it is not encrypted or opens with an
+  empty password, it has pages and it is not cut off. A PDF that pypdf reads
+  but qpdf cannot is rewritten once by pypdf into the work folder, for merging;
+  the original copy stays as it came.
+* A file belongs to a party by the identifier printed on our documents
+  (``<Kampagne-ID>-<KIND>-<AGS>``) in its file name or text layer, or by a
+  roster AGS plus a document kind (code or word) in its file name. Anything
+  else is rejected with the reason, never guessed.
+* A PDF with a signature field whose value has a ``/ByteRange`` is signed; the
+  signer names come from the certificates in the signature where readable.
+* The date received is the roster's ``Eingang`` for a reply form (IB: that
+  column records the reply), else the e-mail's date for an attachment, else
+  the file's modification time (kept on the copy).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import re
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kdigital.identifiers import Matcher, Party, Unmatched
+from kdigital.signatures import Signature, read_signature
+
+log = logging.getLogger(__name__)
+
+# Files a desktop leaves in folders; never returns.
+_IGNORED_NAMES = {"thumbs.db", "desktop.ini"}
+# Signatures of the e-mail itself, not documents.
+_MAIL_SIGNATURES = {"application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature"}
+_CHUNK = 1 << 20
+_A4 = (595.276, 841.89)  # points
+
+
+@dataclass(frozen=True)
+class ReturnedDocument:
+    """One accepted return: a file of the returns folder, or one attachment of an e-mail there."""
+
+    path: Path  # the file in the returns folder
+    shown: str  # that file as shown to users, e.g. 'inputs/returns/Marburg IB.pdf'
+    part: str | None  # attachment name when the document came in an e-mail
+    copy: str  # its unchanged bytes, relative to the originals folder
+    pdf: Path  # what is merged: the copy, a PDF around an image, or a repaired rewrite
+    size: int
+    sha256: str
+    file_sha256: str  # of ``path`` (the e-mail for an attachment)
+    form: str  # PDF, JPEG, PNG, TIFF
+    party: Party
+    kind: str  # IB, KB, VB
+    identifier: str  # KD-2022-IB-06534014
+    matched_by: str  # in words: where the identifier was found
+    received: dt.date
+    received_from: str  # in words: where the date comes from
+    pages: int
+    signature: Signature | None = None
+    notes: tuple[str, ...] = ()
+    container_copy: str | None = None  # the e-mail's copy, relative to the originals folder
+
+    @property
+    def where(self) -> str:
+        return f"{self.shown}, Anhang „{self.part}“" if self.part else self.shown
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A file (or e-mail attachment) that is not archived, and why, in plain words."""
+
+    path: Path
+    shown: str
+    part: str | None
+    size: int
+    sha256: str
+    file_sha256: str
+    reason: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.shown}, Anhang „{self.part}“" if self.part else self.shown
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class Intake:
+    """The outcome of reading a returns folder, in the order the files were found."""
+
+    documents: list[ReturnedDocument] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+class _Reject(Exception):
+    """A file cannot be archived; the message is the reason in plain German."""
+
+
+# --- the folder ------------------------------------------------------------------
+
+
+def list_returns(folder: Path) -> list[Path]:
+    """Every file below ``folder`` in a stable order, without hidden files and desktop clutter."""
+    found = []
+    for path in folder.rglob("*"):
+        relative = path.relative_to(folder)
+        if any(part.startswith((".", "~$")) for part in relative.parts):
+            continue
+        if path.is_file() and path.name.casefold() not in _IGNORED_NAMES:
+            found.append(path)
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def read_returns(files: Iterable[Path], folder: Path, parties: Mapping[str, Party], campaign_id: str,
+                 originals: Path, work: Path, *, shown=str, advance=lambda n: None) -> Intake:
+    """Copy, check and assign every file; accepted copies stay in ``originals``, rejected ones are removed.
+
+    ``shown`` turns a path into the name used in messages; ``work`` receives the
+    PDFs made from images and repaired rewrites.
+    """
+    matcher = Matcher(campaign_id, parties)
+    intake = Intake()
+    for number, path in enumerate(files, start=1):
+        relative = path.relative_to(folder).as_posix()
+        _read_file(path, relative, number, shown(path), matcher, originals, work, intake)
+        advance(1)
+    return intake
+
+
+def _read_file(path: Path, relative: str, number: int, shown: str, matcher: "Matcher",
+               originals: Path, work: Path, intake: Intake) -> None:
+    copy = originals / relative
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        size, sha = copy_and_hash(path, copy)
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime).date()
+    except OSError as exc:
+        copy.unlink(missing_ok=True)
+        intake.rejected.append(Rejection(path, shown, None, 0, "", "", f"nicht lesbar ({exc.strerror or exc})"))
+        return
+    head = _head(copy)
+    form = sniff(head)
+    if form == "EML":
+        accepted = _read_mail(path, relative, number, shown, sha, matcher, originals, work, intake, mtime)
+        if not accepted:
+            copy.unlink()
+        return
+    facts = dict(path=path, shown=shown, part=None, copy=relative, size=size, sha256=sha, file_sha256=sha)
+    try:
+        document = _check(copy, form, path.name, "", matcher, work / f"{number}", mtime, None, facts)
+    except _Reject as exc:
+        copy.unlink()
+        intake.rejected.append(Rejection(path, shown, None, size, sha, sha, str(exc)))
+        return
+    intake.documents.append(document)
+
+
+def _read_mail(path, relative, number, shown, sha, matcher, originals, work, intake, mtime) -> bool:
+    """Take the PDF and image attachments of an e-mail; True when at least one was accepted."""
+    import email
+    import email.policy
+    import email.utils
+
+    with open(originals / relative, "rb") as fh:
+        message = email.message_from_binary_file(fh, policy=email.policy.default)
+    sent = None
+    with contextlib.suppress(TypeError, ValueError):
+        sent = email.utils.parsedate_to_datetime(str(message["Date"])).date()
+    subject = str(message["Subject"] or "")
+    folder = f"{relative}.anhaenge"
+    used: set[str] = set()
+    accepted = False
+    attachments = 0
+    for index, part in enumerate(message.walk(), start=1):
+        if part.is_multipart() or part.get_content_type() in _MAIL_SIGNATURES:
+            continue
+        name = part.get_filename()
+        disposition = part.get_content_disposition()
+        if not name and disposition != "attachment":
+            continue  # the text of the mail
+        if disposition == "inline" and part["Content-ID"] and part.get_content_maintype() == "image":
+            continue  # a logo in the HTML body
+        data = part.get_payload(decode=True) or b""
+        attachments += 1
+        name = _safe_name(name or f"anhang-{index}")
+        target = name if name not in used else f"{index}_{name}"
+        used.add(target)
+        copy = originals / folder / target
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(data)
+        part_sha = hashlib.sha256(data).hexdigest()
+        facts = dict(path=path, shown=shown, part=name, copy=f"{folder}/{target}", size=len(data),
+                     sha256=part_sha, file_sha256=sha, container_copy=relative)
+        try:
+            form = sniff(data[:2048])
+            if form == "EML":
+                raise _Reject("weitergeleitete E-Mail im Anhang – bitte die Anhänge einzeln ablegen")
+            document = _check(copy, form, name, f"{subject} {path.name}", matcher,
+                              work / f"{number}-{index}", sent or mtime, "E-Mail-Datum" if sent else None, facts)
+        except _Reject as exc:
+            copy.unlink()
+            intake.rejected.append(Rejection(path, shown, name, len(data), part_sha, sha, str(exc)))
+            continue
+        intake.documents.append(document)
+        accepted = True
+    if not attachments:
+        intake.rejected.append(Rejection(path, shown, None, (originals / relative).stat().st_size, sha, sha,
+                                         "E-Mail ohne PDF- oder Bildanhang"))
+    return accepted
+
+
+def _check(copy: Path, form: str, name: str, fallback_text: str, matcher: "Matcher", work: Path,
+           date: dt.date, date_from: str | None, facts: dict) -> ReturnedDocument:
+    """Check one file's bytes at ``copy`` and assign it; raises _Reject with the reason."""
+    notes: list[str] = []
+    _require_supported(form)
+    if form == "PDF":
+        pdf, pages, text, signature = _check_pdf(copy, facts["size"], work, notes)
+    else:
+        if Path(name).suffix.casefold() == ".pdf":
+            notes.append(f"Datei heißt .pdf, enthält aber ein {form}-Bild")
+        pdf, pages = _wrap_image(copy, form, work)
+        text, signature = "", None
+    try:
+        party, kind, identifier, matched_by = matcher.assign(name, text, fallback_text)
+    except Unmatched as exc:
+        raise _Reject(str(exc))
+    if date_from is None:
+        date_from = "Dateidatum"
+    if kind == "IB" and party.received is not None:
+        date, date_from = party.received, "Eingang laut Verzeichnis"
+    for note in notes:
+        log.warning("%s: %s", facts["shown"] + (f", Anhang „{facts['part']}“" if facts["part"] else ""), note)
+    return ReturnedDocument(pdf=pdf, form=form, party=party, kind=kind, identifier=identifier,
+                            matched_by=matched_by, received=date, received_from=date_from, pages=pages,
+                            signature=signature, notes=tuple(notes), **facts)
+
+
+# --- content types ----------------------------------------------------------------
+
+
+def copy_and_hash(source: Path, target: Path) -> tuple[int, str]:
+    """Copy ``source`` to ``target`` in chunks; (size, SHA-256 hex) of the bytes copied."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(source, "rb") as src, open(target, "wb") as dst:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            dst.write(chunk)
+            size += len(chunk)
+    stat = source.stat()
+    os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the date received, where it is the file's
+    return size, digest.hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 (hex) of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(2048)
+
+
+def sniff(head: bytes) -> str:
+    """What the first bytes of a file say it is: PDF, JPEG, PNG, TIFF, EML, or a word for something else."""
+    if not head:
+        return "leer"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "TIFF"
+    if b"%PDF-" in head[:1024]:  # PDF allows junk before the header
+        return "PDF"
+    # Header lines first: an e-mail's HTML part may well start within the first bytes.
+    if re.match(rb"(?:[A-Za-z][A-Za-z0-9-]*:[^\r\n]*\r?\n(?:[ \t][^\r\n]*\r?\n)*){2,}", head) and re.search(
+            rb"(?im)^(from|date|subject|mime-version|received|message-id):", head):
+        return "EML"
+    lowered = head.lstrip().lower()
+    if lowered.startswith((b"<!doctype html", b"<html")) or b"<html" in lowered[:1024]:
+        return "HTML"
+    if head.startswith(b"PK\x03\x04"):
+        return "ZIP"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "OLE"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if head.startswith(b"BM"):
+        return "BMP"
+    return "unbekannt"
+
+
+_UNSUPPORTED = {
+    "HTML": "keine PDF, sondern eine Webseite (HTML) – wohl eine Fehlermeldung statt des Downloads",
+    "ZIP": "keine PDF, sondern ein ZIP-Archiv oder Office-Dokument (Word/Excel) – bitte als PDF ablegen",
+    "OLE": "keine PDF, sondern ein altes Office-Dokument oder eine Outlook-Nachricht (.msg) – "
+           "bitte als PDF bzw. E-Mail als .eml ablegen",
+    "GIF": "Bildformat GIF wird nicht angenommen (nur JPEG, PNG, TIFF)",
+    "BMP": "Bildformat BMP wird nicht angenommen (nur JPEG, PNG, TIFF)",
+    "unbekannt": "weder PDF noch Bild (JPEG, PNG, TIFF) noch E-Mail",
+}
+
+
+def _require_supported(form: str) -> None:
+    if form == "leer":
+        raise _Reject("leere Datei (0 Byte)")
+    if form in _UNSUPPORTED:
+        raise _Reject(_UNSUPPORTED[form])
+
+
+# --- PDFs -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _pypdf_messages():
+    """Collect what pypdf logs and warns while reading, instead of letting it reach the terminal."""
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            messages.append(record.getMessage())
+
+    logger = logging.getLogger("pypdf")
+    handler = Collect(logging.WARNING)
+    saved = logger.propagate, logger.level
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield messages
+        messages += [str(w.message) for w in caught]
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate, logger.level = saved
+
+
+def _check_pdf(copy: Path, size: int, work: Path, notes: list[str]):
+    """(PDF to merge, pages, text, signature) of a PDF; raises _Reject when it cannot be archived."""
+    from pypdf import PasswordType, PdfReader
+    from pypdf.errors import DependencyError
+
+    with open(copy, "rb") as fh:
+        fh.seek(max(0, size - 2048))
+        if b"%%EOF" not in fh.read():
+            raise _Reject("unvollständig: das Dateiende fehlt (abgeschnitten, z. B. beim Herunterladen "
+                          "oder Kopieren) – bitte neu anfordern")
+    reader = None
+    with _pypdf_messages() as messages:
+        try:
+            reader = PdfReader(copy, strict=False)
+            if reader.is_encrypted:
+                try:
+                    opened = reader.decrypt("")
+                except DependencyError as exc:
+                    raise _Reject(f"verschlüsselt mit einem Verfahren, das nicht gelesen werden kann ({exc})")
+                if opened == PasswordType.NOT_DECRYPTED:
+                    raise _Reject("passwortgeschützt (mit Kennwort verschlüsselt) – "
+                                  "bitte ohne Kennwort senden lassen")
+                notes.append("verschlüsselt ohne Kennwort (nur Rechte eingeschränkt); das Original bleibt so")
+            pages = len(reader.pages)
+            if pages == 0:
+                raise _Reject("enthält keine Seiten")
+            signature = read_signature(reader, size)
+            if signature and signature.beyond_end:
+                raise _Reject("unvollständig: die Signatur verweist auf Daten hinter dem Dateiende")
+            text = []
+            for page in reader.pages:
+                try:
+                    text.append(page.extract_text() or "")
+                except Exception:  # a page whose text cannot be read still goes into the archive
+                    text.append("")
+        except _Reject:
+            reader and reader.close()
+            raise
+        except Exception as exc:  # pypdf raises many types for damaged files; all mean the same here
+            reader and reader.close()
+            raise _Reject(f"beschädigt, nicht zu reparieren ({type(exc).__name__}: {exc})")
+    if messages:
+        notes.append("beschädigte PDF beim Lesen repariert (" + "; ".join(dict.fromkeys(messages))[:300] + ")")
+    try:
+        return _mergeable(copy, reader, work, notes), pages, "\n".join(text), signature
+    finally:
+        reader.close()  # drops pypdf's cache of what it read (a scan's images) at once
+
+
+def _mergeable(copy: Path, reader, work: Path, notes: list[str]) -> Path:
+    """``copy`` when qpdf opens it, else a rewrite by pypdf (which did open it) in ``work``."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(copy):
+            return copy
+    except pikepdf.PdfError as exc:
+        qpdf_problem = str(exc)
+    from pypdf import PdfWriter
+
+    target = work.with_suffix(".repariert.pdf")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _pypdf_messages():
+            writer = PdfWriter(clone_from=reader)
+            writer.write(target)
+        with pikepdf.open(target):
+            pass
+    except Exception as exc:
+        raise _Reject(f"beschädigt, nicht zu reparieren ({qpdf_problem}; {exc})")
+    notes.append("für den Band mit pypdf neu geschrieben, weil qpdf die Datei nicht öffnet")
+    return target
+
+
+# --- images -----------------------------------------------------------------------
+
+
+def _wrap_image(copy: Path, form: str, work: Path) -> tuple[Path, int]:
+    """A PDF around the image, lossless (img2pdf embeds JPEG as is); (its path, pages)."""
+    import img2pdf
+    import pikepdf
+    from PIL import Image
+
+    try:  # decoded once, frame by frame: a cut-off scan fails here and not in a viewer years later
+        with Image.open(copy) as image:
+            for frame in range(getattr(image, "n_frames", 1)):
+                image.seek(frame)
+                image.load()
+    except Exception as exc:  # Pillow raises many types for damaged images
+        raise _Reject(f"beschädigtes oder unvollständiges {form}-Bild ({exc})")
+    data = copy.read_bytes()
+    try:
+        pdf = img2pdf.convert(data, layout_fun=_image_layout, nodate=True)
+    except img2pdf.AlphaChannelError:
+        raise _Reject(f"{form}-Bild mit Transparenz (Alphakanal) lässt sich nicht verlustfrei übernehmen – "
+                      "bitte ohne Transparenz speichern")
+    except Exception as exc:  # img2pdf raises many types for images it cannot take
+        raise _Reject(f"{form}-Bild lässt sich nicht in PDF übernehmen ({exc})")
+    del data
+    target = work.with_suffix(".bild.pdf")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(pdf)
+    with pikepdf.open(target) as opened:
+        return target, len(opened.pages)
+
+
+def _image_layout(width_px, height_px, dpi):
+    """Pages of the image's size at its resolution; fitted into A4 when it has none that fits paper."""
+    import img2pdf
+
+    width, height = width_px * 72 / dpi[0], height_px * 72 / dpi[1]
+    if max(width, height) > 1.5 * _A4[1]:  # no resolution stored: img2pdf assumed 96 dpi
+        return img2pdf.get_layout_fun(_A4 if height >= width else _A4[::-1], fit=img2pdf.FitMode.into)(
+            width_px, height_px, dpi)
+    return width, height, width, height
+
+
+def _safe_name(name: str) -> str:
+    """An attachment name usable as a file name: no folders, no control characters."""
+    name = re.sub(r"[\x00-\x1f/\\]", "_", name.replace("\r", "").replace("\n", "")).strip(" .")
+    return name or "anhang"
+
+
