@@ -25,7 +25,6 @@ from click.testing import CliRunner
 from PIL import Image
 from pypdf import PdfReader
 
-import kdigital.cli_archive  # noqa: F401  (registers archive and verify until cli.py imports it)
 from kdigital.archive import make_archive
 from kdigital.cli import cli
 from kdigital.cli_archive import EXIT_MISMATCH, EXIT_REJECTED
