@@ -26,8 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = HERE / "work" / "archive"
-# The archive commands, whether or not cli.py registers them itself yet.
-KDIGITAL = [sys.executable, "-c", "import kdigital.cli_archive; from kdigital.cli import main; main()"]
+KDIGITAL = [sys.executable, "-m", "kdigital"]
 PYPDF_MERGE = (
     "import sys\n"
     "from pypdf import PdfWriter\n"
