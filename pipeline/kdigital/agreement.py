@@ -21,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
-from kdigital import addressing, formatting
+from kdigital import addressing, formatting, qr
 from kdigital.allocation import Scenario, compute
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
@@ -198,7 +198,8 @@ def example_context() -> dict[str, Any]:
     m = dataclasses.replace(example_municipality(), interest=True, second_signatory="E", second_function="F")
     model = CostModel((CostItem("Stelle", "Personal", Decimal(1), Decimal(50000), True, "Annahme"),), {}, "")
     context = build_context(Inputs([m], campaign, model))
-    return {**context, "version": "00000000", "fingerprint": "000000000000", "partei": context["landkreis"]}
+    return {**context, "version": "00000000", "fingerprint": "000000000000", "partei": context["landkreis"],
+            "qr": ""}
 
 
 def make_agreement(
@@ -225,7 +226,7 @@ def make_agreement(
     context = build_context(inputs)
     version = version_of([ws.template(TEMPLATE).read_bytes(), ws.template(SIGNATURE_TEMPLATE).read_bytes()], context)
     parties = [context["landkreis"], *context["beteiligte"]]
-    probe = {**context, "version": version, "fingerprint": "", "partei": parties[0]}
+    probe = {**context, "version": version, "fingerprint": "", "partei": parties[0], "qr": ""}
     template.require_placeholders(probe)
     signature.require_placeholders(probe)
 
@@ -238,7 +239,8 @@ def make_agreement(
 
     def job(party: dict[str, Any]):
         page = f"{SIGNATURES}/{party['ags']}_{addressing.slug(party['name'])}_{version}.docx"
-        return page, {**final, "partei": party}, document_properties(
+        code = qr.image(qr.Code(party["kennung"], 1, version, fingerprint))
+        return page, {**final, "partei": party, "qr": code}, document_properties(
             "Unterschriftenseite " + TITLE, party["kennung"], None, "Unterschriftenseite")
 
     folder = ws.outputs / FOLDER

@@ -38,6 +38,8 @@ FIELDS: dict[str, tuple[str, str, bool]] = {
     "mail_subject": ("Betreff E-Mail", "text", False),
     "population_date": ("Einwohner Stichtag", "date", True),
     "population_source": ("Einwohner Quelle", "text", True),
+    # Needed for reminders only (checked there): the new deadline they name.
+    "reminder_deadline": ("Erinnerungsfrist", "date", False),
     # Needed for the agreement only (checked there): who signs for the district.
     "district_key": ("Kreisschlüssel", "text", False),
     "head_name": ("Landrat/Landrätin", "text", False),
@@ -72,6 +74,7 @@ class Campaign:
     mail_subject: str
     population_date: dt.date
     population_source: str
+    reminder_deadline: dt.date | None = None
     district_key: str = ""
     head_name: str = ""
     head_function: str = ""

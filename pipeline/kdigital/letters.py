@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
 
-from kdigital import addressing, formatting
+from kdigital import addressing, formatting, qr
 from kdigital.contexts import campaign_context, document_properties, municipality_context
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
@@ -61,6 +61,7 @@ class LetterJob:
         context = dict(self.shared)
         context.update(municipality_context(m))
         identifier = context["kennung"] = self.campaign.identifier(KIND, m.ags)
+        context["qr"] = qr.image(qr.Code(identifier, page=PAGES))
         return self.filename(m), context, document_properties(TITLE, identifier, m, "Interessensbekundung")
 
     @staticmethod
