@@ -189,3 +189,19 @@ def test_letter_bytes_open_with_python_docx(shipped_letters):
     _, run = shipped_letters
     data = run.documents[0].read_bytes()
     assert docx.Document(io.BytesIO(data)).paragraphs
+
+
+def test_every_letter_is_recorded_in_the_ledger(workspace):
+    import hashlib
+
+    from kdigital.ledger import Ledger
+
+    run = make_letters(workspace, only=["06534014", "06534009"])
+    with Ledger.open(workspace.root) as ledger:
+        events = ledger.events("generated", kind="IB")
+    assert sorted((e.ags, e.file) for e in events) == [
+        ("06534009", "outputs/letters/06534009_fronhausen.docx"), ("06534014", "outputs/letters/06534014_marburg.docx")]
+    for e in events:
+        assert e.sha256 == hashlib.sha256((workspace.root / e.file).read_bytes()).hexdigest()
+        assert e.campaign == "KD-2022"
+    assert len(run.documents) == 2

@@ -212,6 +212,7 @@ def make_agreement(
     """Validate, then write the agreement and every signature page into ``outputs/agreement`` atomically."""
     from kdigital.batch import render_batch
     from kdigital.inputs import load_inputs
+    from kdigital.ledger import record_generated
     from kdigital.pdf import convert_and_check
     from kdigital.output import Staging
     from kdigital.render import DocumentTemplate
@@ -249,7 +250,7 @@ def make_agreement(
         (staging.path / SIGNATURES).mkdir()
         progress.start("Unterschriftenseiten", len(parties))
         try:
-            render_batch(signature, parties, job, staging.path, workers=workers, progress=progress.advance)
+            hashes = render_batch(signature, parties, job, staging.path, workers=workers, progress=progress.advance)
         finally:
             progress.finish()
         pages = [job(p)[0] for p in parties]
@@ -259,5 +260,9 @@ def make_agreement(
             expected = {name: (fingerprint, None), **{p: (party["kennung"], 1) for p, party in zip(pages, parties)}}
             pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
         published = staging.publish([name, *pages, *pdfs])
+    record_generated(ws.root, campaign.campaign_id, KIND,
+                     [(p.name[:8], p) for p in published if p.parent.name == SIGNATURES]
+                     + [(party["ags"], p) for party in parties[:1] for p in published if p.parent == folder],
+                     {Path(k).name: v for k, v in hashes.items()})
     return AgreementRun(folder, published[0], published[1:len(pages) + 1], participants(inputs.roster),
                         inputs.cost_model.net_cost, version, fingerprint, published[len(pages) + 1:], failures)

@@ -8,6 +8,7 @@ progress. Memory stays flat: no process holds more than one document.
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import traceback
@@ -61,12 +62,16 @@ def render_batch(
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
-) -> None:
-    """Render ``job(record)`` for every record with ``template`` into files in ``outdir``."""
+) -> dict[str, str]:
+    """Render ``job(record)`` for every record with ``template`` into files in ``outdir``.
+
+    Returns the SHA-256 of every file written (file name -> hex digest), for the ledger.
+    """
     workers = workers or default_workers()
     if workers <= 1 or len(records) < PARALLEL_THRESHOLD or "fork" not in multiprocessing.get_all_start_methods():
-        _render_slice(template, records, job, outdir, 0, 1, progress)
-        return
+        hashes: dict[str, str] = {}
+        _render_slice(template, records, job, outdir, 0, 1, lambda done: _report(done, hashes, progress))
+        return hashes
     ctx = multiprocessing.get_context("fork")
     queue = ctx.SimpleQueue()
     procs = [ctx.Process(target=_worker, args=(template, records, job, outdir, k, workers, queue), daemon=True)
@@ -75,12 +80,12 @@ def render_batch(
         p.start()
     running = workers
     error = None
+    hashes = {}
     try:
         while running:
             kind, value = queue.get()
             if kind == "n":
-                if progress:
-                    progress(value)
+                _report(value, hashes, progress)
             elif kind == "done":
                 running -= 1
             else:
@@ -94,26 +99,33 @@ def render_batch(
             p.join()
     if error is not None:
         raise RenderError(error)
+    return hashes
+
+
+def _report(done: list[tuple[str, str]], hashes: dict[str, str], progress) -> None:
+    hashes.update(done)
+    if progress:
+        progress(len(done))
 
 
 def _render_slice(template, records, job, outdir: Path, start: int, step: int, report) -> None:
-    pending = 0
+    done: list[tuple[str, str]] = []
     for record in records[start::step]:
         name, context, properties = job(record)
         data = template.render(context, properties)
         with open(outdir / name, "wb") as fh:
             fh.write(data)
-        pending += 1
-        if report and pending >= _REPORT_EVERY:
-            report(pending)
-            pending = 0
-    if report and pending:
-        report(pending)
+        done.append((name, hashlib.sha256(data).hexdigest()))
+        if len(done) >= _REPORT_EVERY:
+            report(done)
+            done = []
+    if done:
+        report(done)
 
 
 def _worker(template, records, job, outdir, start, step, queue) -> None:
     try:
-        _render_slice(template, records, job, outdir, start, step, lambda n: queue.put(("n", n)))
+        _render_slice(template, records, job, outdir, start, step, lambda done: queue.put(("n", done)))
         queue.put(("done", None))
     except BaseException as exc:  # report everything; the parent decides
         detail = str(exc) if isinstance(exc, KdigitalError) else "".join(traceback.format_exception(exc))

@@ -171,6 +171,7 @@ def make_costs(
     """Validate everything, then write the cost sheets and the overview into ``outputs/costs`` atomically."""
     from kdigital.batch import render_batch
     from kdigital.inputs import load_inputs, select
+    from kdigital.ledger import record_generated
     from kdigital.pdf import convert_and_check
     from kdigital.output import Staging
     from kdigital.render import DocumentTemplate
@@ -191,7 +192,7 @@ def make_costs(
     with Staging(folder) as staging:
         progress.start("Kostenblätter", len(selected))
         try:
-            render_batch(template, selected, job, staging.path, workers=workers, progress=progress.advance)
+            hashes = render_batch(template, selected, job, staging.path, workers=workers, progress=progress.advance)
         finally:
             progress.finish()
         from kdigital.overview import write_overview
@@ -203,6 +204,9 @@ def make_costs(
             expected = {job.filename(m): (inputs.campaign.identifier(KIND, m.ags), None) for m in selected}
             pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
         published = staging.publish(names + [OVERVIEW] + pdfs)
+    by_stem = {addressing.file_stem(m): m.ags for m in selected}
+    record_generated(ws.root, inputs.campaign.campaign_id, KIND,
+                     [(by_stem[p.stem], p) for p in published if p.stem in by_stem], hashes)
     return CostRun(folder, published[:len(names)], published[len(names)], scenarios,
                    published[len(names) + 1:], failures)
 

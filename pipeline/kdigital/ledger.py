@@ -11,7 +11,8 @@ that was sent stays sent when ``outputs/`` is cleared and regenerated. Rules:
   interest request, ``KB`` cost sheet, ``VB`` agreement), what happened
   (``generated``, ``sent``, ``returned``, ``archived``), through which channel,
   which file with its SHA-256, and a JSON ``detail`` for the rest.
-* Each ``record`` is committed at once, so an interrupted run keeps what it did.
+* Each ``record`` is committed at once, so an interrupted run keeps what it did;
+  ``transaction`` groups the records of one batch into one commit.
 * WAL mode: readers (``kdigital check``, a spreadsheet export) never block a
   running dispatch.
 
@@ -22,6 +23,7 @@ newer ledger instead of misreading it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -138,6 +140,17 @@ class Ledger:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @contextlib.contextmanager
+    def transaction(self):
+        """Group many records into one commit (a batch of 10,751 letters is one write, not 10,751)."""
+        self._db.execute("BEGIN")
+        try:
+            yield self
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def record(
         self,
         event: str,
@@ -237,3 +250,22 @@ def _statements(script: str) -> list[str]:
             statements.append(text)
             current = []
     return statements
+
+
+def record_generated(root: Path, campaign: str, kind: str, documents: list[tuple[str, Path]],
+                     known: dict[str, str] | None = None) -> None:
+    """Record a ``generated`` event for each (AGS, written file), in one commit.
+
+    ``known`` maps file names to SHA-256 digests already computed while writing
+    (the renderer's); other files are hashed here.
+    """
+    if not documents:
+        return
+    import hashlib
+
+    known = known or {}
+    with Ledger.open(root) as ledger, ledger.transaction():
+        for ags, path in documents:
+            digest = known.get(path.name) or hashlib.sha256(path.read_bytes()).hexdigest()
+            file = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
+            ledger.record(GENERATED, ags=ags, kind=kind, campaign=campaign, file=file, sha256=digest)

@@ -106,6 +106,7 @@ def make_letters(
     ``LetterRun.pdf_failures``; the other documents are still published.
     """
     from kdigital.batch import render_batch
+    from kdigital.ledger import record_generated
     from kdigital.output import Staging
     from kdigital.pdf import convert_and_check
     from kdigital.render import DocumentTemplate
@@ -121,7 +122,7 @@ def make_letters(
     with Staging(folder) as staging:
         progress.start("Anschreiben", len(selected))
         try:
-            render_batch(template, selected, job, staging.path, workers=workers, progress=progress.advance)
+            hashes = render_batch(template, selected, job, staging.path, workers=workers, progress=progress.advance)
         finally:
             progress.finish()
         pdfs: list[str] = []
@@ -133,6 +134,9 @@ def make_letters(
             dispatch = prepare_dispatch(staging.path, ws, selected, set(pdfs), inputs.campaign)
         published = staging.publish(names + pdfs + dispatch)
     n, k = len(names), len(names) + len(pdfs)
+    by_stem = {addressing.file_stem(m): m.ags for m in selected}
+    record_generated(ws.root, inputs.campaign.campaign_id, KIND,
+                     [(by_stem[p.stem], p) for p in published[:k]], hashes)
     return LetterRun(folder, published[:n], published[n:k], failures,
                      [p for p in published[k:] if p.suffix == ".eml"],
                      next((p for p in published[k:] if p.name == PRINT_FILE), None))
