@@ -20,6 +20,7 @@ fails instead of printing nothing, and ``&``, ``<`` and quotes stay valid XML.
 from __future__ import annotations
 
 import difflib
+import functools
 import io
 import re
 import zipfile
@@ -41,7 +42,9 @@ CORE_TYPE = "application/vnd.openxmlformats-package.core-properties+xml"
 FOOTNOTES_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.footnotes+xml"
 CORE_PROPERTIES = ("author", "comments", "identifier", "language", "subject", "title")  # as docxtpl renders them
 _TAG = re.compile(r"\{\{|\{%|\{#")
-_LISTING_CHARS = ("\n", "\t", "\a", "\f")
+# docxtpl turns these characters into breaks, tabs and paragraphs, but only inside text
+# elements: pictures' XML holds newlines too, and must not trigger the (costly) pass.
+_LISTING = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\n\t\a\f]")
 
 
 IMAGE_RELTYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"
@@ -264,14 +267,18 @@ class DocumentTemplate:
                           for rid, media, _ in sink.added)
         rels = rels.replace("</Relationships>", entries + "</Relationships>")
         rendered[DOCUMENT_RELS] = zipwriter.Member.prepare(DOCUMENT_RELS, rels.encode("utf-8"))
-        types = self._static[CONTENT_TYPES].decode("utf-8")
-        missing = {media.rsplit(".", 1)[1] for _, media, _ in sink.added} - self._defaults
+        missing = frozenset({media.rsplit(".", 1)[1] for _, media, _ in sink.added} - self._defaults)
         if missing:
-            defaults = "".join(f'<Default Extension="{ext}" ContentType="image/{"jpeg" if ext == "jpg" else ext}"/>'
-                               for ext in sorted(missing))
-            types = types.replace("</Types>", defaults + "</Types>")
-            rendered[CONTENT_TYPES] = zipwriter.Member.prepare(CONTENT_TYPES, types.encode("utf-8"))
+            rendered[CONTENT_TYPES] = self._content_types(missing)
         return [zipwriter.Member.prepare(media, data, level=0) for _, media, data in sink.added]
+
+    @functools.lru_cache(maxsize=8)
+    def _content_types(self, extensions: frozenset[str]) -> zipwriter.Member:
+        # The same few image types in every document of a batch: build each variant once.
+        defaults = "".join(f'<Default Extension="{ext}" ContentType="image/{"jpeg" if ext == "jpg" else ext}"/>'
+                           for ext in sorted(extensions))
+        types = self._static[CONTENT_TYPES].decode("utf-8").replace("</Types>", defaults + "</Types>")
+        return zipwriter.Member.prepare(CONTENT_TYPES, types.encode("utf-8"))
 
     def _repair_body(self, xml: str) -> str:
         # docxtpl re-parses the body (recovering broken markup), repairs table grids
@@ -351,7 +358,7 @@ def _postprocess(tpl, xml: str) -> str:
     xml = re.sub(r"\n<w:p([ >])", r"<w:p\1", xml)
     if "{_" in xml or "_}" in xml:
         xml = xml.replace("{_{", "{{").replace("}_}", "}}").replace("{_%", "{%").replace("%_}", "%}")
-    if any(c in xml for c in _LISTING_CHARS):
+    if _LISTING.search(xml):
         xml = tpl.resolve_listing(xml)
     return xml
 
