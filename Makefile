@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench bench-smoke soffice qpdf clean
+.PHONY: demo test check bench bench-smoke soffice qpdf chromium clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,12 @@ soffice:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    libreoffice-writer-nogui poppler-utils fonts-liberation >/dev/null; }
 
-test: $(STAMP) soffice
+# Debian's Chromium checks the status page in a real browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
+test: $(STAMP) soffice chromium
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) soffice qpdf

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from kdigital import agreement, costsheets, letters
+from kdigital import agreement, costsheets, letters, reminders
 from kdigital.errors import Finding, InputError, TemplateError
 from kdigital.inputs import collect
 from kdigital.workspace import Workspace
@@ -16,6 +16,7 @@ DOCUMENT_KINDS: dict[str, Callable[[], Mapping[str, Any]]] = {
     costsheets.TEMPLATE: costsheets.example_context,
     agreement.TEMPLATE: agreement.example_context,
     agreement.SIGNATURE_TEMPLATE: agreement.example_context,
+    reminders.TEMPLATE: reminders.example_context,
 }
 
 

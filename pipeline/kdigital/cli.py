@@ -356,3 +356,4 @@ def main() -> None:
 # Commands defined in their own modules register themselves on the group.
 import kdigital.cli_archive  # noqa: E402,F401
 import kdigital.cli_dispatch  # noqa: E402,F401
+import kdigital.cli_status  # noqa: E402,F401

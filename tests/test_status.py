@@ -1,0 +1,252 @@
+"""The campaign status: rows from roster and ledger, the table, the workbook and the HTML page in a browser."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from conftest import clear_answers, edit_sheet, roster_row
+from kdigital.cli import cli
+from kdigital.ledger import GENERATED, RETURNED, SENT, Event, Ledger
+from kdigital.letters import example_municipality
+from kdigital.status import StatusRow, build_rows, load_status, render_html
+
+TODAY = dt.date(2022, 4, 11)  # three days after the shipped Rückmeldefrist 08.04.2022
+DEADLINE = dt.date(2022, 4, 8)
+
+YES_AGS = ("06534001", "06534014")  # Amöneburg (agreement page returned), Marburg
+NO_AGS = "06534002"  # Angelburg
+PHONE_AGS = "06534009"  # Fronhausen: said yes on the phone, entered in the roster
+RETURNED_AGS = "06534004"  # Biedenkopf: reply form returned, not yet entered in the roster
+RECEIVED_AGS = "06534012"  # Lahntal: Eingang entered, Interesse not yet (e.g. asked questions)
+OVERDUE_AGS = {"06534003", "06534005", "06534006", "06534007", "06534008", "06534010", "06534011", "06534013",
+               "06534015", "06534016", "06534017", "06534018", "06534019", "06534020", "06534021", "06534022"}
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.fixture
+def campaign(workspace):
+    """The shipped workspace with yes/no/open answers and returns recorded in the ledger."""
+    clear_answers(workspace)
+    edits = {}
+    for ags, answer, received in [(YES_AGS[0], "ja", dt.datetime(2022, 3, 28)),
+                                  (YES_AGS[1], "ja", dt.datetime(2022, 3, 30)),
+                                  (NO_AGS, "nein", dt.datetime(2022, 3, 29)),
+                                  (PHONE_AGS, "ja", None),
+                                  (RECEIVED_AGS, None, dt.datetime(2022, 4, 7))]:
+        row = roster_row(workspace, ags)
+        edits[(row, "Interesse")] = answer
+        edits[(row, "Eingang")] = received
+    edit_sheet(workspace.roster, "Kommunen", edits)
+    with Ledger.open(workspace.root) as ledger:
+        ledger.record(SENT, ags=RETURNED_AGS, kind="IB", campaign="KD-2022", channel="E-Mail")
+        ledger.record(RETURNED, ags=RETURNED_AGS, kind="IB", campaign="KD-2022", file="scan_0042.pdf",
+                      sha256="ab" * 32, detail={"matched_by": "qr"},
+                      time=dt.datetime(2022, 4, 6, 9, 30, tzinfo=dt.timezone.utc))
+        ledger.record(RETURNED, ags=YES_AGS[0], kind="VB", campaign="KD-2022", file="06534001_vb.pdf",
+                      detail={"matched_by": "filename"})
+        # Neither counts: another campaign's form, and the district's own signature page.
+        ledger.record(RETURNED, ags="06534011", kind="IB", campaign="KD-2019", detail={"matched_by": "qr"})
+        ledger.record(RETURNED, ags="06534000", kind="VB", campaign="KD-2022")
+    return workspace
+
+
+def by_ags(rows) -> dict[str, StatusRow]:
+    return {r.ags: r for r in rows}
+
+
+# -- the rows ------------------------------------------------------------------------------
+
+
+def event(n: int, ags: str, kind: str, what: str = RETURNED, **detail) -> Event:
+    return Event(n, dt.datetime(2022, 4, 1, 8, n, tzinfo=dt.timezone.utc), "KD-2022", ags, kind, what,
+                 detail=detail)
+
+
+def test_rows_from_answers_and_returns():
+    base = example_municipality()
+    roster = [replace(base, ags="00000001", interest=True),
+              replace(base, ags="00000002", interest=False),
+              replace(base, ags="00000003", interest=None),
+              replace(base, ags="00000004", interest=None),
+              replace(base, ags="00000005", interest=None, received=dt.date(2022, 4, 1))]
+    events = [event(1, "00000004", "IB", matched_by="text"), event(2, "00000001", "VB"),
+              event(3, "00000004", "IB", matched_by="qr"), event(4, "00000003", "KB"),
+              event(5, "00000003", "IB", GENERATED), event(6, "00000003", "ER", GENERATED, datum="2022-04-11")]
+    rows = by_ags(build_rows(roster, events, DEADLINE, TODAY))
+    assert [rows[a].answer for a in sorted(rows)] == ["ja", "nein", "offen", "offen", "offen"]
+    assert [a for a in sorted(rows) if rows[a].overdue] == ["00000003"]
+    assert rows["00000001"].agreement_returned and not rows["00000001"].reply_returned
+    # The first return counts, with how it was recognised.
+    assert rows["00000004"].reply_returned and rows["00000004"].matched_by == "Text"
+    assert rows["00000004"].reply_returned_at == events[0].time
+    assert rows["00000003"].reminded == TODAY
+    assert rows["00000001"].name == "Gemeinde Fronhausen"
+
+
+@pytest.mark.parametrize("today, overdue", [(DEADLINE - dt.timedelta(days=1), False), (DEADLINE, False),
+                                            (DEADLINE + dt.timedelta(days=1), True)])
+def test_overdue_only_after_the_deadline_day(today, overdue):
+    rows = build_rows([replace(example_municipality(), interest=None)], [], DEADLINE, today)
+    assert rows[0].overdue is overdue
+
+
+def test_load_status_of_the_workspace(campaign):
+    report = load_status(campaign, TODAY)
+    rows = by_ags(report.rows)
+    assert len(rows) == 22
+    assert {a for a, r in rows.items() if r.overdue} == OVERDUE_AGS
+    assert rows[RETURNED_AGS].answer == "offen" and rows[RETURNED_AGS].reply_returned
+    assert rows[RECEIVED_AGS].answer == "offen" and not rows[RECEIVED_AGS].overdue
+    assert rows[PHONE_AGS].answer == "ja" and not rows[PHONE_AGS].reply_returned
+    assert rows["06534011"].overdue  # the other campaign's return does not count
+    t = report.totals
+    assert (t.yes, t.no, t.open, t.overdue, t.replies, t.agreements) == (3, 1, 18, 16, 1, 1)
+
+
+# -- the command ---------------------------------------------------------------------------
+
+
+def test_status_prints_the_table_and_exits_0(campaign):
+    result = invoke("-w", campaign.root, "status", "--stichtag", "11.04.2022")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert re.split(r"\s{2,}", lines[0]) == ["AGS", "Kommune", "Antwort", "Rückantwort", "Vereinbarung", "überfällig"]
+    table = {line.split()[0]: re.split(r"\s{2,}", line) for line in lines[1:23]}
+    assert table["06534001"] == ["06534001", "Stadt Amöneburg", "ja", "nein", "ja"]
+    assert table["06534002"] == ["06534002", "Gemeinde Angelburg", "nein", "nein", "nein"]
+    assert table["06534004"] == ["06534004", "Stadt Biedenkopf", "offen", "ja", "nein"]
+    assert table["06534011"] == ["06534011", "Stadt Kirchhain", "offen", "nein", "nein", "ÜBERFÄLLIG"]
+    assert {ags for ags, cells in table.items() if cells[-1] == "ÜBERFÄLLIG"} == OVERDUE_AGS
+    assert lines[24:] == [
+        "22 Kommunen: 3 ja, 1 nein, 18 offen",
+        "Rückantwortformulare eingegangen: 1, Unterschriftenseiten der Vereinbarung: 1",
+        "Rückmeldefrist 08.04.2022 (abgelaufen am Stichtag 11.04.2022): 16 überfällig",
+    ]
+
+
+def test_status_defaults_to_today(campaign):
+    result = invoke("-w", campaign.root, "status")
+    assert result.exit_code == 0
+    assert f"am Stichtag {dt.date.today():%d.%m.%Y}): 16 überfällig" in result.stdout
+
+
+def test_status_before_the_deadline_has_nobody_overdue(campaign):
+    result = invoke("-w", campaign.root, "status", "--stichtag", "2022-04-01")
+    assert result.exit_code == 0
+    assert "ÜBERFÄLLIG" not in result.stdout
+    assert "Rückmeldefrist 08.04.2022 (läuft noch am Stichtag 01.04.2022): 0 überfällig" in result.stdout
+
+
+def test_status_never_creates_the_ledger(workspace):
+    result = invoke("-w", workspace.root, "status", "--stichtag", "11.04.2022")
+    assert result.exit_code == 0
+    assert "Rückantwortformulare eingegangen: 0" in result.stdout
+    assert not Ledger.exists(workspace.root)
+
+
+def test_status_rejects_a_bad_date(workspace):
+    result = invoke("-w", workspace.root, "status", "--stichtag", "11.13.2022")
+    assert result.exit_code == 2
+    assert "ist kein Datum" in result.output
+
+
+# -- the workbook --------------------------------------------------------------------------
+
+
+def test_xlsx_reads_back(campaign, tmp_path):
+    target = tmp_path / "stand" / "stand.xlsx"
+    result = invoke("-w", campaign.root, "status", "--stichtag", "11.04.2022", "--xlsx", target)
+    assert result.exit_code == 0, result.output
+    wb = openpyxl.load_workbook(target)
+    sheet = wb["Status"]
+    assert sheet.freeze_panes == "C2"
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0] == ("AGS", "Kommune", "Antwort", "Eingang laut Verzeichnis", "Rückantwort eingegangen",
+                       "Rückantwort am", "erkannt über", "Unterschriftenseite Vereinbarung",
+                       "Unterschriftenseite am", "überfällig", "Erinnerung vom")
+    data = {r[0]: r for r in rows[1:]}
+    assert len(data) == 22
+    assert data["06534001"][:5] == ("06534001", "Stadt Amöneburg", "ja", dt.datetime(2022, 3, 28), "nein")
+    assert data["06534001"][7] == "ja"
+    # 09:30 UTC is 11:30 in Marburg (summer time).
+    assert data["06534004"][4:7] == ("ja", dt.datetime(2022, 4, 6, 11, 30), "QR-Code")
+    assert {ags for ags, r in data.items() if r[9] == "ja"} == OVERDUE_AGS
+    summary = dict(wb["Übersicht"].iter_rows(values_only=True))
+    assert summary["Kommunen"] == 22 and summary["überfällig"] == 16 and summary["Antwort ja"] == 3
+    assert summary["Stichtag"] == dt.datetime(2022, 4, 11)
+    assert not list(target.parent.glob(".*"))  # written by rename, no temporary file left
+
+
+# -- the HTML page -------------------------------------------------------------------------
+
+
+def test_html_is_self_contained(campaign):
+    page = render_html(load_status(campaign, TODAY))
+    assert "<style>" in page and '<svg id="fortschritt"' in page
+    # Nothing to fetch: no src/href attributes, no CSS url(), no @import; only the SVG namespace names a URL.
+    assert not re.search(r"\b(src|href)\s*=|url\(|@import", page)
+    assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"]
+    assert page.count("<tr data-ags=") == 22
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if os.environ.get("KDIGITAL_REQUIRE_CHROMIUM") == "1":
+            pytest.fail("Chromium fehlt, KDIGITAL_REQUIRE_CHROMIUM=1 verlangt es (apt-get install chromium)")
+        pytest.skip("Chromium nicht installiert (apt-get install chromium)")
+    return path
+
+
+def _run_chromium(binary: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
+    command = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
+               f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90)
+
+
+def test_html_in_a_real_browser(campaign, tmp_path):
+    binary = _chromium()
+    page = tmp_path / "stand.html"
+    result = invoke("-w", campaign.root, "status", "--stichtag", "11.04.2022", "--html", page)
+    assert result.exit_code == 0, result.output
+
+    dom = _run_chromium(binary, tmp_path / "profile-dom", "--dump-dom", page.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    html = dom.stdout
+    assert len(re.findall(r'<tr data-ags="\d{8}"', html)) == 22
+    assert len(re.findall(r'<tr data-ags="\d{8}" class="overdue"', html)) == 16
+    assert "Stadt Biedenkopf" in html and "Universitätsstadt Marburg" in html
+    assert '<svg id="fortschritt"' in html
+    segments = dict(re.findall(r'data-key="([^"]+)" data-count="(\d+)"', html))
+    assert segments["ja"] == "3" and segments["nein"] == "1" and segments["überfällig"] == "16"
+
+    shot = tmp_path / "stand.png"
+    run = _run_chromium(binary, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1200,900",
+                        "--hide-scrollbars", page.as_uri())
+    assert run.returncode == 0 and shot.is_file(), run.stderr[-2000:]
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        rgb = image.convert("RGB")
+        assert rgb.size == (1200, 900)
+        colours = rgb.getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 20, "the screenshot is blank"
+    counts = {colour: n for n, colour in colours}
+    # The chart is drawn: solid areas in the colours of "ja", "überfällig" and "eingegangen".
+    for hex_colour in ("#2e7d32", "#ef6c00", "#1565c0"):
+        rgb_colour = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+        assert counts.get(rgb_colour, 0) > 200, f"no {hex_colour} area in the screenshot"
