@@ -616,7 +616,7 @@ def test_kinds_cover_the_documents_we_print():
 # --- the command line ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", ["archive", "verify"])
+@pytest.mark.parametrize("command", ["archive", "intake", "verify"])
 def test_commands_have_german_help_with_example(command):
     result = invoke(command, "--help")
     assert result.exit_code == 0
@@ -630,13 +630,75 @@ def test_help_imports_no_heavy_library():
         "from click.testing import CliRunner\n"
         "import kdigital.cli_archive\n"
         "from kdigital.cli import cli\n"
-        "for args in (['--help'], ['archive', '--help'], ['verify', '--help']):\n"
+        "for args in (['--help'], ['archive', '--help'], ['intake', '--help'], ['verify', '--help']):\n"
         "    assert CliRunner().invoke(cli, args).exit_code == 0\n"
         "heavy = ('pypdf', 'pikepdf', 'img2pdf', 'PIL', 'cryptography', 'openpyxl', 'lxml', 'email.parser',\n"
-        "         'kdigital.archive', 'kdigital.intake', 'kdigital.volume', 'kdigital.manifest')\n"
+        "         'kdigital.archive', 'kdigital.intake', 'kdigital.volume', 'kdigital.manifest', 'kdigital.scan',\n"
+        "         'pypdfium2', 'zxingcpp', 'numpy')\n"
         "print(sorted(m for m in heavy if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+# --- the campaign ledger ---------------------------------------------------------------
+
+
+def test_ledger_records_returned_and_archived_once_the_volume_is_published(workspace, returns, monkeypatch, caplog):
+    from kdigital.ledger import Ledger
+
+    text_pdf(returns / "KD-2022-IB-06534014.pdf", "Rückantwort")
+    reply = text_pdf(returns / "tmp.pdf", "Rückantwort KD-2022-IB-06534003").read_bytes()
+    (returns / "tmp.pdf").unlink()
+    mail(returns / "AW.eml", "AW: Interessensbekundung", [("Bad Endbach.pdf", reply, "application/pdf")])
+
+    import kdigital.manifest
+
+    def crash(*args, **kwargs):
+        raise OSError("Datenträger voll")
+
+    with monkeypatch.context() as patch:  # a run that publishes nothing records nothing
+        patch.setattr(kdigital.manifest, "write_manifest", crash)
+        with pytest.raises(OSError):
+            make_archive(workspace, now=FIXED_TIME)
+    with Ledger.open(workspace.root) as ledger:
+        assert ledger.events() == []
+
+    run = make_archive(workspace, now=FIXED_TIME)
+    with Ledger.open(workspace.root) as ledger:
+        returned, archived = ledger.events("returned"), ledger.events("archived")
+    assert [(e.ags, e.kind, e.campaign, e.file, e.detail) for e in returned] == [
+        ("06534003", "IB", "KD-2022", "inputs/returns/AW.eml",
+         {"matched_by": "Text", "pages": [1, 1], "attachment": "Bad Endbach.pdf"}),
+        ("06534014", "IB", "KD-2022", "inputs/returns/KD-2022-IB-06534014.pdf",
+         {"matched_by": "Dateiname", "pages": [1, 1]})]
+    assert [e.sha256 for e in returned] == [hashlib.sha256((returns / n).read_bytes()).hexdigest()
+                                            for n in ("AW.eml", "KD-2022-IB-06534014.pdf")]
+    assert [(e.ags, e.file, e.detail) for e in archived] == [
+        ("06534003", run.volume.name, {"volume": run.volume.name, "pages": [3, 3]}),
+        ("06534014", run.volume.name, {"volume": run.volume.name, "pages": [4, 4]})]
+    assert {e.sha256 for e in archived} == {hashlib.sha256(run.volume.read_bytes()).hexdigest()}
+    assert returned[0].time == FIXED_TIME
+
+    # a ledger failing after the volume was published: the volume stays, nothing half recorded, a warning
+    import sqlite3
+
+    record = Ledger.record
+
+    def fail_second(self, event, **kwargs):
+        if event == "archived":
+            raise sqlite3.OperationalError("disk I/O error")
+        return record(self, event, **kwargs)
+
+    monkeypatch.setattr(Ledger, "record", fail_second)
+    import logging
+
+    monkeypatch.setattr(logging.getLogger("kdigital"), "propagate", True)  # the CLI turns it off
+    with caplog.at_level("WARNING", logger="kdigital"):
+        second = make_archive(workspace, now=FIXED_TIME)
+    assert second.volume.is_file() and "nicht im Kampagnenprotokoll" in caplog.text
+    monkeypatch.undo()
+    with Ledger.open(workspace.root) as ledger:
+        assert len(ledger.events()) == 4

@@ -119,8 +119,10 @@ def test_letters_printed_by_kdigital_come_back_and_are_archived(workspace, retur
         shutil.copy(pdf, returns / pdf.name)
     run = make_archive(workspace)
     data = json.loads(run.manifest.read_text(encoding="utf-8"))
-    assert [(s["ags"], s["kind"], s["matched_by"]) for s in data["sources"]] == [
-        (ags, "IB", "Kennung im Text, AGS im Dateinamen") for ags in ("06534001", "06534009", "06534014")]
+    # the reply form's QR code (page 3) matches; the two letter pages before it belong to it
+    assert [(s["ags"], s["kind"], s["matched_by"], s["source_range"], s["split"]) for s in data["sources"]] == [
+        (ags, "IB", "QR-Code", [1, 3], False) for ags in ("06534001", "06534009", "06534014")]
+    assert all(s["notes"] == [] and s["flags"] == [] for s in data["sources"])
     assert len(PdfReader(run.volume).pages) == 2 + 3 * 3
     texts = page_texts(run.volume)
     assert "KD-2022-IB-06534014" in texts[-1] and "Rückantwort" in texts[-1]

@@ -3,9 +3,18 @@
 Stage: ``inputs/returns/**`` -> ``outputs/archive/<Kampagne>_<JJJJ-MM-TT>_<n>.pdf`` with
 ``<name>.manifest.json``, ``<name>.manifest.csv`` and ``<name>/originals/``.
 
-Order of work: validated inputs (roster, campaign) -> reserve the volume's name
--> copy, hash and check every file (``intake``) -> plan and write the volume
-(``volume``) -> hash it, write the manifest (``manifest``) -> publish.
+Order of work: validated inputs (roster, campaign), the QR decoder present, the
+campaign ledger opened -> reserve the volume's name -> copy, hash, check and
+assign every file, splitting scans by their QR codes (``intake``, ``scan``) ->
+plan and write the volume (``volume``) -> hash it, write the manifest
+(``manifest``) -> publish -> record a ``returned`` and an ``archived`` event per
+document in the ledger (``ledger.sqlite``), in one commit, only once the volume
+is published.
+
+Signature pages (VB) are checked against the current agreement
+(``current_agreement``): the newest ``outputs/agreement/vereinbarung_<version>.docx``,
+the one that went out for signature; only when there is none, the agreement
+the current inputs give (as ``kdigital agreement`` would write it now).
 
 Nothing is ever overwritten and nothing is published half: the name is
 reserved by creating its hidden staging folder (``mkdir`` fails when taken),
@@ -19,17 +28,23 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import functools
+import hashlib
+import logging
 import os
 import re
 import shutil
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from kdigital.errors import InputError
-from kdigital.identifiers import KINDS, Party
-from kdigital.intake import Rejection, ReturnedDocument
+from kdigital.identifiers import KINDS, AgreementVersion, Party
+from kdigital.intake import Intake, Rejection, ReturnedDocument
 from kdigital.volume import Placement
+
+log = logging.getLogger(__name__)
 
 RETURNS = "returns"  # below inputs/
 FOLDER = "archive"  # below outputs/
@@ -58,6 +73,11 @@ class ArchiveRun:
     kinds: tuple[str, ...]  # the document kinds of the status table
     status: list[PartyStatus]
 
+    @property
+    def flagged(self) -> list[Placement]:
+        """The documents the archivist must look at (an older agreement signed, an unreadable code)."""
+        return [p for p in self.placements if p.document.flags]
+
 
 def parties(roster, campaign) -> dict[str, Party]:
     """The parties a return can belong to: every municipality, and the district (AGS <Kreis>000)."""
@@ -79,37 +99,37 @@ def make_archive(ws, *, returns: Path | None = None, progress=None, now: dt.date
 
     Rejected files are listed in the result (and the manifest); they do not stop
     the volume of the accepted ones. Raises InputError when there is nothing to
-    read, ValidationError when the workbooks are wrong.
+    read or the ledger cannot be opened, ValidationError when the workbooks are
+    wrong, MissingDependencyError without the QR decoder.
     """
     from kdigital.batch import Progress
     from kdigital.inputs import load_inputs
-    from kdigital.intake import list_returns, read_returns, sha256_file
+    from kdigital.intake import read_returns, sha256_file
+    from kdigital.ledger import Ledger
     from kdigital.manifest import VolumeFile, manifest, write_manifest
+    from kdigital.scan import require
     from kdigital.volume import VolumeInfo, build_volume, plan
 
     progress = progress or Progress()
     inputs = load_inputs(ws)
-    folder = (returns or ws.inputs / RETURNS).resolve()
-    if not folder.is_dir():
-        raise InputError(f"Eingangsordner {_shown(folder, ws.root)} fehlt. Eingegangene Rückläufe (PDF, Scans, "
-                         f"E-Mails) dort ablegen oder mit --returns einen Ordner angeben.")
-    files = list_returns(folder)
-    if not files:
-        raise InputError(f"Im Eingangsordner {_shown(folder, ws.root)} liegen keine Dateien – nichts zu archivieren.")
+    require()
+    folder, files = _returns(ws, returns)
     known = parties(inputs.roster, inputs.campaign)
     now = now or dt.datetime.now().astimezone()
     archive = ws.outputs / FOLDER
-    with _Slot(archive, f"{inputs.campaign.campaign_id}_{now:%Y-%m-%d}") as slot:
+    campaign = inputs.campaign.campaign_id
+    with Ledger.open(ws.root) as ledger, _Slot(archive, f"{campaign}_{now:%Y-%m-%d}") as slot:
         progress.start("Prüfen", len(files))
         try:
-            intake = read_returns(files, folder, known, inputs.campaign.campaign_id, slot.originals, slot.work,
-                                  shown=lambda p: _shown(p, ws.root), advance=progress.advance)
+            intake = read_returns(files, folder, known, campaign, slot.originals, slot.work,
+                                  shown=lambda p: _shown(p, ws.root), advance=progress.advance,
+                                  agreement=functools.partial(current_agreement, ws, inputs))
         finally:
             progress.finish()
         kinds, status = status_table(known, intake.documents)
         if not intake.documents:
             return ArchiveRun(None, None, None, 0, [], intake.rejected, kinds, status)
-        info = VolumeInfo(slot.name, inputs.campaign.campaign_id, now, _version(),
+        info = VolumeInfo(slot.name, campaign, now, _version(),
                           f"Der Kreisausschuss – {inputs.campaign.unit}".rstrip(" –"))
         placements, index = plan(intake.documents, intake.rejected, info)
         progress.start("Band", len(placements))
@@ -124,8 +144,121 @@ def make_archive(ws, *, returns: Path | None = None, progress=None, now: dt.date
         write_manifest(data, slot.json, slot.csv)
         shutil.rmtree(slot.work, ignore_errors=True)
         published = slot.publish()
+        record_events(ledger, campaign, volume, placements, now)
     return ArchiveRun(published / slot.pdf.name, published / slot.json.name, published / slot.csv.name, pages,
                       placements, intake.rejected, kinds, status)
+
+
+def classify_returns(ws, *, returns: Path | None = None, progress=None) -> tuple[Intake, tuple, list]:
+    """What ``make_archive`` would accept and reject, without writing anything: (intake, kinds, status).
+
+    The copies the checks need go to a temporary folder that is removed again.
+    """
+    import tempfile
+
+    from kdigital.batch import Progress
+    from kdigital.inputs import load_inputs
+    from kdigital.intake import read_returns
+    from kdigital.scan import require
+
+    progress = progress or Progress()
+    inputs = load_inputs(ws)
+    require()
+    folder, files = _returns(ws, returns)
+    known = parties(inputs.roster, inputs.campaign)
+    with tempfile.TemporaryDirectory(prefix="kdigital-intake-") as temp:
+        originals, work = Path(temp) / "originals", Path(temp) / "work"
+        originals.mkdir()
+        work.mkdir()
+        progress.start("Prüfen", len(files))
+        try:
+            intake = read_returns(files, folder, known, inputs.campaign.campaign_id, originals, work,
+                                  shown=lambda p: _shown(p, ws.root), advance=progress.advance,
+                                  agreement=functools.partial(current_agreement, ws, inputs))
+        finally:
+            progress.finish()
+    kinds, status = status_table(known, intake.documents)
+    return intake, kinds, status
+
+
+def _returns(ws, returns: Path | None) -> tuple[Path, list[Path]]:
+    """The returns folder and its files; InputError when it is missing or empty."""
+    from kdigital.intake import list_returns
+
+    folder = (returns or ws.inputs / RETURNS).resolve()
+    if not folder.is_dir():
+        raise InputError(f"Eingangsordner {_shown(folder, ws.root)} fehlt. Eingegangene Rückläufe (PDF, Scans, "
+                         f"E-Mails) dort ablegen oder mit --returns einen Ordner angeben.")
+    files = list_returns(folder)
+    if not files:
+        raise InputError(f"Im Eingangsordner {_shown(folder, ws.root)} liegen keine Dateien – nichts zu archivieren.")
+    return folder, files
+
+
+def current_agreement(ws, inputs) -> AgreementVersion | None:
+    """The agreement signature pages are checked against (see the module docstring); None when there is none."""
+    from kdigital import agreement
+
+    issued = sorted((ws.outputs / agreement.FOLDER).glob("vereinbarung_*.docx"),
+                    key=lambda p: (p.stat().st_mtime, p.name))
+    for path in reversed(issued):
+        fingerprint = _issued_fingerprint(path.read_bytes())
+        if fingerprint:
+            return AgreementVersion(path.stem.split("_", 1)[1], fingerprint, _shown(path, ws.root))
+        log.warning("%s: Fingerprint nicht zu ermitteln – Datei übergangen", _shown(path, ws.root))
+    if agreement.check(inputs, ws.roster.name):
+        return None  # no agreement can be made from these inputs: nothing to compare with
+    from kdigital.render import DocumentTemplate
+
+    templates = [ws.template(agreement.TEMPLATE), ws.template(agreement.SIGNATURE_TEMPLATE)]
+    context = agreement.build_context(inputs)
+    version = agreement.version_of([t.read_bytes() for t in templates], context)
+    draft = DocumentTemplate(templates[0]).render({**context, "version": version, "fingerprint": ""})
+    return AgreementVersion(version, agreement.fingerprint_of(draft), "aus den aktuellen Eingaben berechnet")
+
+
+def _issued_fingerprint(docx: bytes) -> str | None:
+    """The fingerprint an issued agreement was made with.
+
+    The fingerprint is computed with itself left empty and then printed in the
+    body, so it is the one 12-digit hex word whose removal gives it back.
+    """
+    from kdigital.agreement import body_text
+
+    text = body_text(docx)
+    for word in dict.fromkeys(re.findall(r"(?<![0-9a-f])[0-9a-f]{12}(?![0-9a-f])", text)):
+        if hashlib.sha256(text.replace(word, "").encode("utf-8")).hexdigest()[:12] == word:
+            return word
+    return None
+
+
+def record_events(ledger, campaign: str, volume, placements: Sequence[Placement], now: dt.datetime) -> None:
+    """A ``returned`` and an ``archived`` event per document of a published volume, in one commit.
+
+    ``returned``: the source file (workspace-relative as shown), its SHA-256, how it
+    was matched (QR, Dateiname, Text, E-Mail) and the pages of the source the
+    document is. ``archived``: the volume, its SHA-256 and the document's pages in
+    it. A ledger that fails here records nothing and leaves the published volume
+    as it is; the error is reported as a warning.
+    """
+    try:
+        with ledger.transaction():
+            for p in placements:
+                d = p.document
+                detail = {"matched_by": d.route, "pages": list(d.page_range)}
+                if d.part:
+                    detail["attachment"] = d.part
+                if d.flags:
+                    detail["flags"] = list(d.flags)
+                ledger.record("returned", ags=d.party.ags, kind=d.kind, campaign=campaign, file=d.shown,
+                              sha256=d.file_sha256, detail=detail, time=now)
+                ledger.record("archived", ags=d.party.ags, kind=d.kind, campaign=campaign, file=volume.name,
+                              sha256=volume.sha256, detail={"volume": volume.name, "pages": [p.first, p.last]},
+                              time=now)
+    except (sqlite3.Error, OSError) as exc:  # the volume is published either way
+        log.warning("Band %s veröffentlicht, aber nicht im Kampagnenprotokoll %s vermerkt (%s: %s) – "
+                    "„kdigital status“ zeigt diese Rückläufe nicht", volume.name, ledger.path,
+                    type(exc).__name__, exc)
 
 
 def status_table(known: dict[str, Party], documents: Sequence[ReturnedDocument]):

@@ -1,8 +1,8 @@
-"""The commands ``kdigital archive`` and ``kdigital verify`` (registered on ``kdigital.cli.cli``).
+"""The commands ``kdigital archive``, ``intake`` and ``verify`` (registered on ``kdigital.cli.cli``).
 
 Only click and light kdigital modules are imported here; the archive stage
-(pypdf, pikepdf, img2pdf) is imported inside the commands, so that
-``kdigital --help`` stays fast.
+(pypdf, pikepdf, img2pdf, pypdfium2, zxing-cpp) is imported inside the
+commands, so that ``kdigital --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -31,11 +31,15 @@ def archive(state: _State, returns: Path | None, silent: bool) -> None:
     """Eingegangene Rückläufe prüfen und in einem Archivband ablegen.
 
     Liest jede Datei in inputs/returns (PDF, Scans als JPEG/PNG/TIFF, E-Mails
-    als .eml mit ihren Anhängen) und ordnet sie über die aufgedruckte Kennung
-    (z. B. KD-2022-IB-06534014) im Dateinamen oder im Text oder über die AGS im
-    Dateinamen einer Kommune und Dokumentart zu. Jede Datei wird vor dem
+    als .eml mit ihren Anhängen) und ordnet sie über die QR-Codes auf ihren
+    Seiten einer Kommune und Dokumentart zu; ein Scan mit Formularen mehrerer
+    Kommunen wird dabei je Formular getrennt. Ohne lesbaren QR-Code zählt die
+    aufgedruckte Kennung (z. B. KD-2022-IB-06534014) im Dateinamen oder im Text
+    oder die AGS im Dateinamen. Eine Unterschriftsseite einer älteren Fassung
+    der Vereinbarung wird aufgenommen und gemeldet. Jede Datei wird vor dem
     Zusammenführen geprüft; abgelehnte Dateien werden mit Grund gemeldet und
-    bleiben, wo sie sind.
+    bleiben, wo sie sind. Jede aufgenommene Datei wird im Kampagnenprotokoll
+    (ledger.sqlite) als eingegangen und archiviert vermerkt.
 
     Schreibt outputs/archive/<Kampagne>_<Datum>_<n>.pdf (Deckblatt,
     Verzeichnis, Lesezeichen je Kommune), daneben <Band>.manifest.json und
@@ -44,8 +48,8 @@ def archive(state: _State, returns: Path | None, silent: bool) -> None:
     Band enthält eine Hinweisseite und das Original als Anhang. Ein früherer
     Band wird nie überschrieben.
 
-    Rückgabewert: 0 alles aufgenommen, 5 Dateien abgelehnt (der Band der
-    übrigen ist geschrieben), 1 Eingaben fehlerhaft.
+    Rückgabewert: 0 alles aufgenommen, 6 Dateien abgelehnt (der Band der
+    übrigen ist geschrieben), 1 Eingaben fehlerhaft, 3 QR-Leser fehlt.
 
     Beispiel:
 
@@ -65,14 +69,82 @@ def archive(state: _State, returns: Path | None, silent: bool) -> None:
         click.echo("Kein Band geschrieben: keine Datei wurde angenommen.")
     click.echo()
     _status_table(run)
-    if run.rejected:
+    if run.flagged:
         click.echo()
-        click.echo(f"Abgelehnt ({len(run.rejected)}) – die Dateien liegen unverändert im Eingangsordner:")
-        for rejection in run.rejected:
-            click.echo(f"  {rejection}")
-        kept = "; der Band der übrigen ist geschrieben" if run.volume is not None else ""
-        click.echo(f"Fehler: {len(run.rejected)} Datei(en) abgelehnt (Gründe oben){kept}.", err=True)
+        click.echo(f"Bitte prüfen ({len(run.flagged)}) – aufgenommen, aber auffällig:")
+        for placement in run.flagged:
+            d = placement.document
+            for flag in d.flags:
+                click.echo(f"  {d.party.ags} {d.party.name}, {_KIND_HEADINGS[d.kind]} ({d.where}): {flag}")
+    _rejected(run.rejected, "; der Band der übrigen ist geschrieben" if run.volume is not None else "")
+
+
+def _rejected(rejected, kept: str) -> None:
+    """List the rejected files and leave with EXIT_REJECTED when there are any."""
+    if not rejected:
+        return
+    click.echo()
+    click.echo(f"Abgelehnt ({len(rejected)}) – die Dateien liegen unverändert im Eingangsordner:")
+    for rejection in rejected:
+        click.echo(f"  {rejection}")
+    click.echo(f"Fehler: {len(rejected)} Datei(en) abgelehnt (Gründe oben){kept}.", err=True)
+    click.get_current_context().exit(int(EXIT_REJECTED))
+
+
+@cli.command()
+@click.option("--returns", "returns", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Ordner mit den Rückläufen, mit Unterordnern (Vorgabe: inputs/returns).")
+@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
+@click.pass_obj
+@_report_errors
+def intake(state: _State, returns: Path | None, silent: bool) -> None:
+    """Eingegangene Rückläufe nur zuordnen, ohne etwas zu schreiben.
+
+    Prüft jede Datei in inputs/returns genau wie „kdigital archive“ (QR-Codes
+    auf den Seiten, sonst Kennung im Dateinamen oder Text) und zeigt je Datei
+    und je darin erkanntem Dokument: Kommune, Dokumentart, woran erkannt,
+    Seiten, Hinweise – oder warum die Datei abgelehnt würde. Schreibt nichts,
+    weder Band noch Kampagnenprotokoll.
+
+    Rückgabewert: 0 alles zuzuordnen, 6 mindestens eine Datei würde
+    abgelehnt, 1 Eingaben fehlerhaft, 3 QR-Leser fehlt.
+
+    Beispiel:
+
+        kdigital intake --returns ~/Postfach/Rueckläufe
+    """
+    from kdigital.archive import classify_returns
+
+    ws = state.workspace()
+    result, _, _ = classify_returns(ws, returns=returns, progress=_progress(silent))
+    entries: dict[str, list[tuple[int, str]]] = {}
+    for d in result.documents:
+        line = "  ".join([_span(d.page_range), f"{d.party.ags} {d.party.name}", _KIND_HEADINGS[d.kind],
+                          f"erkannt: {d.matched_by}"])
+        line += "".join(f"\n      Bitte prüfen: {flag}" for flag in d.flags)
+        entries.setdefault(_source(d), []).append((d.page_range[0], line))
+    for r in result.rejected:
+        span = f"{_span(r.source_range)}  " if r.source_range else ""
+        entries.setdefault(_source(r), []).append((r.source_range[0] if r.source_range else 0,
+                                                   f"{span}abgelehnt: {r.reason}"))
+    for source in sorted(entries):
+        click.echo(source)
+        for _, line in sorted(entries[source], key=lambda e: e[0]):
+            click.echo(f"  {line}")
+    click.echo()
+    click.echo(f"{len(result.documents)} Dokument(e) zuzuordnen, {len(result.rejected)} abgelehnt – nichts "
+               "geschrieben.")
+    if result.rejected:
+        click.echo(f"Fehler: {len(result.rejected)} Datei(en) würden abgelehnt (Gründe oben).", err=True)
         click.get_current_context().exit(int(EXIT_REJECTED))
+
+
+def _source(item) -> str:
+    return item.shown + (f", Anhang „{item.part}“" if item.part else "")
+
+
+def _span(pages: tuple[int, int]) -> str:
+    return f"Seite {pages[0]}" if pages[0] == pages[1] else f"Seiten {pages[0]}–{pages[1]}"
 
 
 def _status_table(run) -> None:
@@ -115,7 +187,7 @@ def verify(manifest: Path) -> None:
     Eingangsordner liegt, neu. Meldet jede Abweichung und jede fehlende
     Archivdatei.
 
-    Rückgabewert: 0 wenn alles stimmt, 6 bei einer Abweichung oder fehlenden
+    Rückgabewert: 0 wenn alles stimmt, 7 bei einer Abweichung oder fehlenden
     Archivdatei, 1 wenn MANIFEST kein Manifest ist.
 
     Beispiel:

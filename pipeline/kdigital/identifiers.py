@@ -7,6 +7,10 @@ underscores in names, and text extraction may put spaces around hyphens. An
 8-digit number counts as an AGS only when it is one of the parties' or has
 the district's prefix, so dates and scanner numbers in names are ignored.
 Whatever is unclear raises ``Unmatched`` with the reason: never a guess.
+
+A QR code (``kdigital.qr``) carries the same identifier (``Matcher.code``); on
+a signature page also the agreement's version and fingerprint, compared with
+the current agreement by ``version_flag``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+
+from kdigital.qr import Code
 
 # Document kinds in the printed identifier. IB is letters.KIND (the reply form of
 # the letter), KB the cost sheet, VB the signature page of the agreement.
@@ -41,6 +47,36 @@ class Party:
 
 class Unmatched(Exception):
     """A document cannot be matched; the message says why, in plain German."""
+
+
+@dataclass(frozen=True)
+class AgreementVersion:
+    """The agreement a signature page is checked against: its version and fingerprint, and where they come from."""
+
+    version: str
+    fingerprint: str
+    source: str  # 'outputs/agreement/vereinbarung_19bf1198.docx' or 'aus den Eingaben berechnet'
+
+
+def version_flag(code: Code, current: AgreementVersion) -> str | None:
+    """Why a signature page's code shows another agreement than ``current``; None when it is the same."""
+    if code.fingerprint and code.fingerprint != current.fingerprint:
+        return (f"ältere Fassung unterschrieben (Fingerprint {code.fingerprint}, aktuell {current.fingerprint}"
+                f" laut {current.source})")
+    if code.version and code.version != current.version:
+        return (f"ältere Fassung unterschrieben (Version {code.version}, aktuell {current.version} laut "
+                f"{current.source}; Vertragstext gleich)")
+    return None
+
+
+# How a document was matched, in one word (the ledger's ``matched_by``), from the phrases of ``Matcher.assign``.
+ROUTES = {"QR-Code": "QR", "im Dateinamen": "Dateiname", "im Text": "Text", "der E-Mail": "E-Mail"}
+
+
+def route(how: str) -> str:
+    """The one word for the first way ``how`` names: QR, Dateiname, Text or E-Mail."""
+    first = how.split(",")[0]
+    return next((word for phrase, word in ROUTES.items() if phrase in first), first)
 
 
 def _fold(text: str) -> str:
@@ -68,6 +104,17 @@ class Matcher:
     def identifiers(self, text: str) -> list[tuple[str, str]]:
         """(kind, AGS) of every identifier of this campaign in ``text``."""
         return [(m.group(1).upper(), m.group(2)) for m in self.ours.finditer(text)]
+
+    def code(self, code: Code) -> tuple[Party, str, str]:
+        """(party, kind, identifier) of a QR code; raises Unmatched when it is not one of this campaign's parties."""
+        found = self.identifiers(code.identifier)
+        if not found:
+            raise Unmatched(f"QR-Code mit Kennung {code.identifier} gehört nicht zur Kampagne {self.campaign_id}")
+        kind, ags = found[0]
+        if ags not in self.parties:
+            raise Unmatched(f"unbekannte Kommune: AGS {ags} (QR-Code {code.identifier}) steht nicht im "
+                            "Verzeichnis der Kommunen")
+        return self.parties[ags], kind, f"{self.campaign_id}-{kind}-{ags}"
 
     def assign(self, name: str, text: str, fallback: str) -> tuple[Party, str, str, str]:
         """(party, kind, identifier, how it was found) of a document; raises Unmatched when unclear."""

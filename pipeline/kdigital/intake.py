@@ -16,10 +16,17 @@ Rules this module keeps:
   empty password, it has pages and it is not cut off. A PDF that pypdf reads
   but qpdf cannot is rewritten once by pypdf into the work folder, for merging;
   the original copy stays as it came.
-* A file belongs to a party by the identifier printed on our documents
-  (``<Kampagne-ID>-<KIND>-<AGS>``) in its file name or text layer, or by a
-  roster AGS plus a document kind (code or word) in its file name. Anything
-  else is rejected with the reason, never guessed.
+* The QR codes on its pages (``kdigital.scan``) come first: a file with
+  codes is split into one document per coded page and the uncoded pages after
+  it (several municipalities' forms in one scan), each assigned by its code;
+  the file itself is kept once. A signature page's code (VB) carries the
+  agreement's version and fingerprint: one that differs from the current
+  agreement is accepted and flagged ("ältere Fassung unterschrieben").
+  A part whose code belongs to no party is rejected on its own.
+* Without a readable code a file belongs to a party by the identifier printed
+  on our documents (``<Kampagne-ID>-<KIND>-<AGS>``) in its file name or text
+  layer, or by a roster AGS plus a document kind (code or word) in its file
+  name. Anything else is rejected with the reason, never guessed.
 * A PDF with a signature field whose value has a ``/ByteRange`` is signed; the
   signer names come from the certificates in the signature where readable.
 * The date received is the roster's ``Eingang`` for a reply form (IB: that
@@ -31,16 +38,17 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import os
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kdigital.identifiers import Matcher, Party, Unmatched
+from kdigital.identifiers import AgreementVersion, Matcher, Party, Unmatched, route, version_flag
 from kdigital.signatures import Signature, read_signature
 
 log = logging.getLogger(__name__)
@@ -72,14 +80,23 @@ class ReturnedDocument:
     matched_by: str  # in words: where the identifier was found
     received: dt.date
     received_from: str  # in words: where the date comes from
-    pages: int
+    pages: int  # of this document (of its part of the source, when the source was split)
     signature: Signature | None = None
     notes: tuple[str, ...] = ()
     container_copy: str | None = None  # the e-mail's copy, relative to the originals folder
+    source_range: tuple[int, int] | None = None  # pages of the source, when it was split into several documents
+    route: str = ""  # how it was matched, in one word: QR, Dateiname, Text, E-Mail
+    codes: tuple[str, ...] = ()  # the QR codes on its pages (payloads)
+    flags: tuple[str, ...] = ()  # what the archivist must look at, e.g. an older agreement signed
 
     @property
     def where(self) -> str:
-        return f"{self.shown}, Anhang „{self.part}“" if self.part else self.shown
+        return _where(self.shown, self.part, self.source_range)
+
+    @property
+    def page_range(self) -> tuple[int, int]:
+        """First and last page of this document in its source (1-based)."""
+        return self.source_range or (1, self.pages)
 
 
 @dataclass(frozen=True)
@@ -93,13 +110,21 @@ class Rejection:
     sha256: str
     file_sha256: str
     reason: str
+    source_range: tuple[int, int] | None = None  # the pages rejected, when other parts of the file were not
 
     @property
     def where(self) -> str:
-        return f"{self.shown}, Anhang „{self.part}“" if self.part else self.shown
+        return _where(self.shown, self.part, self.source_range)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.reason}"
+
+
+def _where(shown: str, part: str | None, pages: tuple[int, int] | None) -> str:
+    where = f"{shown}, Anhang „{part}“" if part else shown
+    if pages:
+        where += f", Seite {pages[0]}" if pages[0] == pages[1] else f", Seiten {pages[0]}–{pages[1]}"
+    return where
 
 
 @dataclass
@@ -129,23 +154,34 @@ def list_returns(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
+@dataclass(frozen=True)
+class _Context:
+    """What every check needs besides the file: the matcher and the current agreement (computed once)."""
+
+    matcher: Matcher
+    current_agreement: Callable[[], AgreementVersion | None]
+
+
 def read_returns(files: Iterable[Path], folder: Path, parties: Mapping[str, Party], campaign_id: str,
-                 originals: Path, work: Path, *, shown=str, advance=lambda n: None) -> Intake:
+                 originals: Path, work: Path, *, shown=str, advance=lambda n: None,
+                 agreement: Callable[[], AgreementVersion | None] = lambda: None) -> Intake:
     """Copy, check and assign every file; accepted copies stay in ``originals``, rejected ones are removed.
 
     ``shown`` turns a path into the name used in messages; ``work`` receives the
-    PDFs made from images and repaired rewrites.
+    PDFs made from images and repaired rewrites; ``agreement`` gives the current
+    agreement's version and fingerprint, asked for at the first signature page
+    with a code (None: not checked).
     """
-    matcher = Matcher(campaign_id, parties)
+    context = _Context(Matcher(campaign_id, parties), functools.cache(agreement))
     intake = Intake()
     for number, path in enumerate(files, start=1):
         relative = path.relative_to(folder).as_posix()
-        _read_file(path, relative, number, shown(path), matcher, originals, work, intake)
+        _read_file(path, relative, number, shown(path), context, originals, work, intake)
         advance(1)
     return intake
 
 
-def _read_file(path: Path, relative: str, number: int, shown: str, matcher: "Matcher",
+def _read_file(path: Path, relative: str, number: int, shown: str, context: _Context,
                originals: Path, work: Path, intake: Intake) -> None:
     copy = originals / relative
     copy.parent.mkdir(parents=True, exist_ok=True)
@@ -159,21 +195,24 @@ def _read_file(path: Path, relative: str, number: int, shown: str, matcher: "Mat
     head = _head(copy)
     form = sniff(head)
     if form == "EML":
-        accepted = _read_mail(path, relative, number, shown, sha, matcher, originals, work, intake, mtime)
+        accepted = _read_mail(path, relative, number, shown, sha, context, originals, work, intake, mtime)
         if not accepted:
             copy.unlink()
         return
     facts = dict(path=path, shown=shown, part=None, copy=relative, size=size, sha256=sha, file_sha256=sha)
     try:
-        document = _check(copy, form, path.name, "", matcher, work / f"{number}", mtime, None, facts)
+        documents, refused = _check(copy, form, path.name, "", context, work / f"{number}", mtime, None, facts)
     except _Reject as exc:
         copy.unlink()
         intake.rejected.append(Rejection(path, shown, None, size, sha, sha, str(exc)))
         return
-    intake.documents.append(document)
+    if not documents:
+        copy.unlink()
+    intake.documents += documents
+    intake.rejected += [Rejection(path, shown, None, size, sha, sha, reason, pages) for pages, reason in refused]
 
 
-def _read_mail(path, relative, number, shown, sha, matcher, originals, work, intake, mtime) -> bool:
+def _read_mail(path, relative, number, shown, sha, context, originals, work, intake, mtime) -> bool:
     """Take the PDF and image attachments of an e-mail; True when at least one was accepted."""
     import email
     import email.policy
@@ -213,23 +252,31 @@ def _read_mail(path, relative, number, shown, sha, matcher, originals, work, int
             form = sniff(data[:2048])
             if form == "EML":
                 raise _Reject("weitergeleitete E-Mail im Anhang – bitte die Anhänge einzeln ablegen")
-            document = _check(copy, form, name, f"{subject} {path.name}", matcher,
-                              work / f"{number}-{index}", sent or mtime, "E-Mail-Datum" if sent else None, facts)
+            documents, refused = _check(copy, form, name, f"{subject} {path.name}", context,
+                                        work / f"{number}-{index}", sent or mtime, "E-Mail-Datum" if sent else None,
+                                        facts)
         except _Reject as exc:
             copy.unlink()
             intake.rejected.append(Rejection(path, shown, name, len(data), part_sha, sha, str(exc)))
             continue
-        intake.documents.append(document)
-        accepted = True
+        if not documents:
+            copy.unlink()
+        intake.documents += documents
+        intake.rejected += [Rejection(path, shown, name, len(data), part_sha, sha, reason, pages)
+                            for pages, reason in refused]
+        accepted = accepted or bool(documents)
     if not attachments:
         intake.rejected.append(Rejection(path, shown, None, (originals / relative).stat().st_size, sha, sha,
                                          "E-Mail ohne PDF- oder Bildanhang"))
     return accepted
 
 
-def _check(copy: Path, form: str, name: str, fallback_text: str, matcher: "Matcher", work: Path,
-           date: dt.date, date_from: str | None, facts: dict) -> ReturnedDocument:
-    """Check one file's bytes at ``copy`` and assign it; raises _Reject with the reason."""
+def _check(copy: Path, form: str, name: str, fallback_text: str, context: _Context, work: Path,
+           date: dt.date, date_from: str | None, facts: dict):
+    """Check one file's bytes at ``copy`` and assign it: (documents, [(pages, reason) of rejected parts]).
+
+    Raises _Reject with the reason when nothing of the file can be archived.
+    """
     notes: list[str] = []
     _require_supported(form)
     if form == "PDF":
@@ -239,19 +286,111 @@ def _check(copy: Path, form: str, name: str, fallback_text: str, matcher: "Match
             notes.append(f"Datei heißt .pdf, enthält aber ein {form}-Bild")
         pdf, pages = _wrap_image(copy, form, work)
         text, signature = "", None
-    try:
-        party, kind, identifier, matched_by = matcher.assign(name, text, fallback_text)
-    except Unmatched as exc:
-        raise _Reject(str(exc))
-    if date_from is None:
-        date_from = "Dateidatum"
-    if kind == "IB" and party.received is not None:
-        date, date_from = party.received, "Eingang laut Verzeichnis"
+    where = facts["shown"] + (f", Anhang „{facts['part']}“" if facts["part"] else "")
+    parts, unreadable = _parts(pdf, notes)
+    if signature and len(parts) > 1:
+        raise _Reject(f"digital signiert und enthält Formulare mehrerer Dokumente ({', '.join(p.pages for p in parts)}: "
+                      f"{', '.join(dict.fromkeys(p.code.identifier for p in parts))}) – ohne die Signatur zu "
+                      "brechen nicht zu trennen; bitte je Dokument eine Datei anfordern")
+    if not parts:
+        try:
+            party, kind, identifier, matched_by = context.matcher.assign(name, text, fallback_text)
+        except Unmatched as exc:
+            raise _Reject(str(exc))
+        _warn(where, notes)
+        document = ReturnedDocument(pdf=pdf, form=form, party=party, kind=kind, identifier=identifier,
+                                    matched_by=matched_by, route=route(matched_by), pages=pages,
+                                    signature=signature, notes=tuple(notes),
+                                    **_received(party, kind, date, date_from), **facts)
+        return [document], []
+    documents, refused = [], []
+    named = {identifier for _, identifier in _identifiers_in(context.matcher, name)}
+    for part in parts:
+        whole = (part.first, part.last) == (1, pages)
+        try:
+            if part.problem:
+                raise Unmatched(part.problem)
+            party, kind, identifier = context.matcher.code(part.code)
+        except Unmatched as exc:
+            if whole:
+                raise _Reject(str(exc))
+            refused.append(((part.first, part.last), str(exc)))
+            continue
+        part_notes = list(part.notes)
+        if named and identifier not in named and len(parts) == 1:
+            part_notes.append(f"Dateiname nennt {', '.join(sorted(named))}, der QR-Code {identifier} – "
+                              "nach dem QR-Code zugeordnet")
+        flags = []
+        if kind == "VB":
+            flag, note = _version_check(part.codes, context)
+            flags += [flag] if flag else []
+            part_notes += [note] if note else []
+        blind = [str(n) for n in range(part.first, part.last + 1) if n in unreadable]
+        if blind:
+            flags.append(f"QR-Code auf {'Seite' if len(blind) == 1 else 'Seiten'} {', '.join(blind)} nicht lesbar – "
+                         "die Seite wurde diesem Dokument zugeordnet; bitte prüfen")
+        documents.append(ReturnedDocument(
+            pdf=pdf, form=form, party=party, kind=kind, identifier=identifier,
+            matched_by="QR-Code", route="QR", pages=part.last - part.first + 1, signature=signature,
+            notes=tuple(notes + part_notes), source_range=None if whole else (part.first, part.last),
+            codes=tuple(c.payload() for c in part.codes), flags=tuple(flags),
+            **_received(party, kind, date, date_from), **facts))
+    if documents:
+        _warn(where, notes)
+        for d in documents:
+            _warn(d.where, [n for n in d.notes if n not in notes])
+    return documents, refused
+
+
+def _warn(where: str, notes: Sequence[str]) -> None:
     for note in notes:
-        log.warning("%s: %s", facts["shown"] + (f", Anhang „{facts['part']}“" if facts["part"] else ""), note)
-    return ReturnedDocument(pdf=pdf, form=form, party=party, kind=kind, identifier=identifier,
-                            matched_by=matched_by, received=date, received_from=date_from, pages=pages,
-                            signature=signature, notes=tuple(notes), **facts)
+        log.warning("%s: %s", where, note)
+
+
+def _received(party: Party, kind: str, date: dt.date, date_from: str | None) -> dict:
+    """The date received and where it comes from: the roster's Eingang for a reply form."""
+    if kind == "IB" and party.received is not None:
+        return {"received": party.received, "received_from": "Eingang laut Verzeichnis"}
+    return {"received": date, "received_from": date_from or "Dateidatum"}
+
+
+def _parts(pdf: Path, notes: list[str]):
+    """(documents in ``pdf`` by its QR codes, [] without a readable code; pages with an unreadable code)."""
+    from kdigital.scan import ScanError, read_codes, split
+
+    try:
+        pages = read_codes(pdf)
+    except ScanError as exc:
+        notes.append(f"QR-Codes nicht gelesen: {exc}; Zuordnung über Dateiname und Text")
+        return [], set()
+    parts = split(pages)
+    unreadable = {p.page for p in pages if p.unreadable and not p.codes}
+    if unreadable and not parts:
+        where = "Seite" if len(unreadable) == 1 else "Seiten"
+        notes.append(f"QR-Code auf {where} {', '.join(map(str, sorted(unreadable)))} erkannt, aber nicht lesbar; "
+                     "Zuordnung über Dateiname und Text")
+    return parts, unreadable
+
+
+def _identifiers_in(matcher: Matcher, name: str) -> list[tuple[str, str]]:
+    """(kind, identifier) of our identifiers in a file name."""
+    return [(kind, f"{matcher.campaign_id}-{kind}-{ags}") for kind, ags in matcher.identifiers(Path(name).stem)]
+
+
+def _version_check(codes, context: _Context) -> tuple[str | None, str | None]:
+    """(flag, note) for the version and fingerprint in the codes of a signature page."""
+    versioned = [c for c in codes if c.version or c.fingerprint]
+    if not versioned:
+        return None, None
+    current = context.current_agreement()
+    if current is None:
+        return None, ("Fassung der Vereinbarung nicht geprüft: keine Vereinbarung in outputs/agreement "
+                      "und keine aus den Eingaben zu bilden")
+    for code in versioned:
+        flag = version_flag(code, current)
+        if flag:
+            return flag, None
+    return None, None
 
 
 # --- content types ----------------------------------------------------------------

@@ -2,7 +2,10 @@
 
 ``<volume>.manifest.json`` is the record: for every source file (and every
 attachment of an e-mail) its original path, size, SHA-256, party, document
-kind, pages in the volume, signature status and verdict; the volume's own
+kind, pages in the volume, signature status and verdict; a source split into
+several documents by its QR codes has one entry per document, each with the
+pages of the source it covers (``source_range``), the codes read
+(``qr_codes``) and what to check (``flags``, e.g. an older agreement signed); the volume's own
 SHA-256; the kdigital version and the time of the run; and per return empty
 fields for the archivist's manual checks. ``.csv`` holds the same rows for a
 spreadsheet (semicolons, UTF-8 with BOM, as German Excel expects).
@@ -69,9 +72,10 @@ def manifest(info: VolumeInfo, volume: VolumeFile, placements: Sequence[Placemen
             "verdict": "accepted-duplicate" if p.duplicate else "accepted",
             "reason": None,
             "ags": d.party.ags, "party": d.party.name, "kind": d.kind, "kind_name": KINDS[d.kind],
-            "identifier": d.identifier, "matched_by": d.matched_by,
+            "identifier": d.identifier, "matched_by": d.matched_by, "route": d.route,
             "received": d.received.isoformat(), "received_from": d.received_from,
-            "source_pages": d.pages, "volume_pages": [p.first, p.last],
+            "source_pages": d.pages, "source_range": list(d.page_range), "split": d.source_range is not None,
+            "volume_pages": [p.first, p.last], "qr_codes": list(d.codes), "flags": list(d.flags),
             "signature": signature,
             "copy": f"{originals}/{d.copy}",
             "container_copy": f"{originals}/{d.container_copy}" if d.container_copy else None,
@@ -81,7 +85,8 @@ def manifest(info: VolumeInfo, volume: VolumeFile, placements: Sequence[Placemen
         })
     for r in rejected:
         sources.append({"path": r.shown, "part": r.part, "size": r.size, "sha256": r.sha256,
-                        "file_sha256": r.file_sha256, "verdict": "rejected", "reason": r.reason})
+                        "file_sha256": r.file_sha256, "verdict": "rejected", "reason": r.reason,
+                        "source_range": list(r.source_range) if r.source_range else None})
     return {
         "format": FORMAT,
         "kdigital_version": info.version,
@@ -91,7 +96,8 @@ def manifest(info: VolumeInfo, volume: VolumeFile, placements: Sequence[Placemen
         "returns_folder": returns,
         "volume": {"file": volume.name, "size": volume.size, "sha256": volume.sha256, "pages": volume.pages},
         "summary": {"documents": len(placements), "duplicates": sum(1 for p in placements if p.duplicate),
-                    "signed": sum(1 for p in placements if p.document.signature), "rejected": len(rejected)},
+                    "signed": sum(1 for p in placements if p.document.signature), "rejected": len(rejected),
+                    "flagged": sum(1 for p in placements if p.document.flags)},
         "sources": sources,
     }
 
@@ -103,7 +109,7 @@ def write_manifest(data: dict[str, Any], json_path: Path, csv_path: Path) -> Non
 
 
 _CSV_COLUMNS = ["Eintrag", "Datei", "Anhang", "Größe (Byte)", "SHA-256", "AGS", "Partei", "Dokumentart",
-                "Kennung", "Seiten im Band", "Eingang", "Eingang laut", "Signatur", "Unterzeichner", "Ergebnis",
+                "Kennung", "Seiten im Band", "Seiten der Datei", "Eingang", "Eingang laut", "Signatur", "Unterzeichner", "Ergebnis",
                 "Hinweise", "Kopie im Archiv", *CHECKS.values()]
 
 
@@ -114,12 +120,13 @@ def to_csv(data: dict[str, Any]) -> str:
     writer.writerow(_CSV_COLUMNS)
     volume = data["volume"]
     writer.writerow(["Band", volume["file"], "", volume["size"], volume["sha256"], "", "", "", "",
-                     f"1–{volume['pages']}", "", "", "", "",
+                     f"1–{volume['pages']}", "", "", "", "", "",
                      f"erstellt {data['created']} mit kdigital {data['kdigital_version']}", "", volume["file"]]
                     + [""] * len(CHECKS))
     for s in data["sources"]:
         if s["verdict"] == "rejected":
-            writer.writerow(["abgelehnt", s["path"], s["part"] or "", s["size"], s["sha256"]] + [""] * 9
+            writer.writerow(["abgelehnt", s["path"], s["part"] or "", s["size"], s["sha256"]] + [""] * 5
+                            + [_range(s.get("source_range"))] + [""] * 4
                             + [f"abgelehnt: {s['reason']}", "", ""] + [""] * len(CHECKS))
             continue
         first, last = s["volume_pages"]
@@ -129,12 +136,20 @@ def to_csv(data: dict[str, Any]) -> str:
             verdict += f" (Duplikat {s['duplicate']['number']}/{s['duplicate']['of']})"
         writer.writerow([
             "Rücklauf", s["path"], s["part"] or "", s["size"], s["sha256"], s["ags"], s["party"], s["kind_name"],
-            s["identifier"], str(first) if first == last else f"{first}–{last}",
+            s["identifier"], _range([first, last]), _range(s.get("source_range")),
             dt.date.fromisoformat(s["received"]).strftime("%d.%m.%Y"), s["received_from"],
             "digital signiert" if signature["status"] == "signed" else "keine digitale Signatur",
-            ", ".join(signature.get("signers", [])), verdict, " | ".join(s["notes"]), s["copy"],
+            ", ".join(signature.get("signers", [])), verdict,
+            " | ".join([f"Bitte prüfen: {f}" for f in s.get("flags", [])] + s["notes"]), s["copy"],
         ] + [s["checks"].get(key) or "" for key in CHECKS])
     return out.getvalue()
+
+
+def _range(pages) -> str:
+    if not pages:
+        return ""
+    first, last = pages
+    return str(first) if first == last else f"{first}–{last}"
 
 
 # --- verification -------------------------------------------------------------------

@@ -14,6 +14,10 @@ Identical streams (the same image or font in two returns, a return sent
 twice) are written once: each page's streams are hashed, one at a time, and
 a stream equal to one seen before is replaced by that one.
 
+A source split into several documents (a scan with several municipalities'
+forms, see ``kdigital.scan``) is merged part by part (qpdf page ranges): each
+part is a document of its own in the index and the outline.
+
 A digitally signed PDF is never merged, since rewriting it would break the
 signature: the volume gets a notice page instead (where the unaltered
 original lies, who signed it) with the original attached byte for byte.
@@ -89,7 +93,17 @@ class Placement:
             hints.append("E-Mail")
         if any("repariert" in n for n in d.notes):
             hints.append("repariert")
+        hints += [short_flag(f) for f in d.flags]
         return hints
+
+
+def short_flag(flag: str) -> str:
+    """A flag in two words, for the index column and the outline."""
+    if flag.startswith("ältere Fassung"):
+        return "ältere Fassung"
+    if flag.startswith("QR-Code"):
+        return "QR unlesbar"
+    return flag.split(" (")[0].split(" – ")[0]
 
 
 def volume_pages(document: ReturnedDocument) -> int:
@@ -99,15 +113,16 @@ def volume_pages(document: ReturnedDocument) -> int:
 
 def plan(documents: Sequence[ReturnedDocument], rejected: Sequence[Rejection], info: VolumeInfo):
     """(placements in volume order, index pages as lines); the cover is page 1, the index follows."""
-    ordered = sorted(documents, key=lambda d: (d.party.ags, _KIND_ORDER[d.kind], d.received, d.shown, d.part or ""))
+    ordered = sorted(documents, key=lambda d: (d.party.ags, _KIND_ORDER[d.kind], d.received, d.shown, d.part or "",
+                                               d.page_range))
     totals = Counter((d.party.ags, d.kind) for d in ordered)
     seen_count: Counter = Counter()
-    first_with_hash: dict[str, str] = {}
+    first_with_hash: dict[tuple[str, tuple[int, int]], str] = {}
     draft = []
     for d in ordered:
         seen_count[(d.party.ags, d.kind)] += 1
-        same_as = first_with_hash.get(d.sha256)
-        first_with_hash.setdefault(d.sha256, d.where)
+        same_as = first_with_hash.get((d.sha256, d.page_range))
+        first_with_hash.setdefault((d.sha256, d.page_range), d.where)
         draft.append((d, seen_count[(d.party.ags, d.kind)], totals[(d.party.ags, d.kind)], same_as))
 
     def place(front: int) -> list[Placement]:
@@ -141,6 +156,9 @@ def _index(placements: Sequence[Placement], rejected: Sequence[Rejection]) -> li
             text(472, ", ".join(p.hints()), size=8, width=A4[0] - MARGIN - 472), height=11))
         source = f"Datei: {d.where}" + (f" – inhaltsgleich mit {p.same_as}" if p.same_as else "")
         body.append(line(text(92, source, size=7, gray=True, width=A4[0] - MARGIN - 92), height=10))
+        for flag in d.flags:
+            for i, part in enumerate(wrap(f"Bitte prüfen: {flag}", 7, A4[0] - MARGIN - 104)[:3]):
+                body.append(line(text(92 if i == 0 else 104, part, size=7), height=10))
     if rejected:
         body.append(line(height=10))
         body.append(line(text(MARGIN, f"Nicht aufgenommen ({len(rejected)}) – die Dateien liegen unverändert "
@@ -245,12 +263,12 @@ def build_volume(target: Path, placements: Sequence[Placement], index: list[list
         if p.document.signature:
             parts.append(_notice_pdf(work / f"hinweis-{p.first}.pdf", p, info, originals, footer.format(p.first)))
         else:
-            parts.append(p.document.pdf)
+            parts.append(p.document)
     # qpdf's own page merge: unlike pikepdf's page copy, which reads every copied stream
     # into memory at once, it leaves the stream data in the sources until the volume is
     # written, and it closes and reopens sources when there are many.
     job = pikepdf.Job({"empty": "", "outputFile": str(target.resolve()), "noWarn": "", "warningExit0": "",
-                       "pages": [{"file": str(path.resolve())} for path in parts]})
+                       "pages": [_pages(part) for part in parts]})
     try:
         volume = job.create_pdf()
     except pikepdf.PdfError as exc:  # every source opened in the intake: this is qpdf failing, not the input
@@ -275,6 +293,16 @@ def build_volume(target: Path, placements: Sequence[Placement], index: list[list
         volume.close()
         del job
     return total
+
+
+def _pages(part: Path | ReturnedDocument) -> dict[str, str]:
+    """qpdf's page selection for a generated PDF (all pages) or a document (its part of the source)."""
+    if isinstance(part, Path):
+        return {"file": str(part.resolve())}
+    selection = {"file": str(part.pdf.resolve())}
+    if part.source_range:
+        selection["range"] = f"{part.source_range[0]}-{part.source_range[1]}"
+    return selection
 
 
 def _notice_pdf(path: Path, p: Placement, info: VolumeInfo, originals: Path, footer: str) -> Path:
@@ -330,6 +358,8 @@ def _outline(volume, placements: Sequence[Placement]) -> None:
                 title += f" – Duplikat {p.number}/{p.of}"
             if d.signature:
                 title += " – digital signiert (Original als Anhang)"
+            for flag in d.flags:
+                title += f" – {short_flag(flag)}"
             current[1].children.append(pikepdf.OutlineItem(title, p.first - 1))
 
 
