@@ -180,3 +180,67 @@ def test_misspelt_field_inside_a_loop_is_found(tmp_path):
     findings = DocumentTemplate(path).unknown_placeholders({"beteiligte": [{"bezeichnung": "x", "anteil": "1 %"}]})
     assert [f.message for f in findings] == [
         "Textkörper: Platzhalter {{ beteiligte.0.anteill }} ist unbekannt – gemeint ist wohl {{ beteiligte.0.anteil }}"]
+
+
+def _structure_template(path: Path, kind: str) -> None:
+    """Templates whose structure allows, or forbids, skipping docxtpl's body re-parse."""
+    d = docx.Document()
+    d.add_paragraph("Titel: {{ titel }}")
+    if kind == "balanced":  # blocks open and close in one paragraph or around whole paragraphs
+        d.add_paragraph("{%p if zeigen %}")
+        d.add_paragraph("Gezeigt: {{ titel }}{% if zeigen %} und mehr{% endif %}")
+        d.add_paragraph("{%p endif %}")
+        table = d.add_table(rows=1, cols=2)
+        table.rows[0].cells[0].text = "{% for i in [1, 2] %}{{ i }} {% endfor %}"
+        table.rows[0].cells[1].text = "{{ titel }}"
+    elif kind == "across-paragraphs":  # an if in one paragraph, its endif in the next: same path
+        d.add_paragraph("Anfang {% if zeigen %}gezeigt")
+        d.add_paragraph("noch gezeigt{% endif %} Ende")
+    elif kind == "across-runs":  # Word splits text into runs; a loop over lines with breaks
+        paragraph = d.add_paragraph("Zeilen: {% for z in zeilen %}{{ z }}\n{% endfor %}")
+        paragraph.add_run("{% if zeigen %}fett{% endif %}").bold = True
+        paragraph.add_run(" normal {% if zeigen %}")
+        paragraph.add_run("kursiv{% endif %}").italic = True
+    elif kind == "whole-table":  # a block around a whole table repeats or drops the table
+        d.add_paragraph("{%p for z in zeilen %}")
+        table = d.add_table(rows=2, cols=2)
+        table.rows[0].cells[0].text = "{{ z }}"
+        table.rows[1].cells[1].text = "{{ titel }}"
+        d.add_paragraph("{%p endfor %}")
+    elif kind == "from-paragraph-into-cell":  # an if before a table, its endif in a cell
+        d.add_paragraph("{% if zeigen %}vorher")
+        table = d.add_table(rows=1, cols=2)
+        table.rows[0].cells[0].text = "{% endif %}a"
+    elif kind == "across-cells":  # an if in one cell, its endif in the next: removes a cell
+        table = d.add_table(rows=2, cols=3)
+        table.rows[0].cells[0].text = "a {% if zeigen %}"
+        table.rows[0].cells[1].text = "b"
+        table.rows[0].cells[2].text = "{% endif %} c"
+        table.rows[1].cells[0].text = "{{ titel }}"
+    elif kind == "cell-tag":  # {%tc %} takes a cell away
+        table = d.add_table(rows=1, cols=5)
+        for cell, text in zip(table.rows[0].cells, ["a", "{%tc if zeigen %}", "b", "{%tc endif %}", "c"]):
+            cell.text = text
+    d.add_paragraph("Ende")
+    d.save(path)
+
+
+@pytest.mark.parametrize("kind, light", [("balanced", True), ("across-paragraphs", True), ("across-runs", True),
+                                         ("whole-table", True), ("across-cells", False), ("cell-tag", False),
+                                         ("from-paragraph-into-cell", False)])
+@pytest.mark.parametrize("zeigen", [True, False])
+def test_skipping_the_body_reparse_keeps_the_output_of_docxtpl(tmp_path, kind, light, zeigen):
+    path = tmp_path / f"{kind}.docx"
+    _structure_template(path, kind)
+    template = DocumentTemplate(path)
+    assert template._light_repair is light
+    context = {"titel": "A & <B>", "zeigen": zeigen, "zeilen": ["eins", "zwei & drei"] if zeigen else []}
+    assert_same_content(template.render(context), render_naive(path, context))
+
+
+def test_shipped_letter_and_forms_skip_the_reparse_and_tables_with_row_tags_do_not(workspace):
+    light = {name: DocumentTemplate(workspace.template(name))._light_repair
+             for name in ("interessensbekundung.docx", "erinnerung.docx", "vereinbarung_unterschrift.docx",
+                          "kostenblatt.docx", "vereinbarung.docx")}
+    assert light == {"interessensbekundung.docx": True, "erinnerung.docx": True,
+                     "vereinbarung_unterschrift.docx": True, "kostenblatt.docx": False, "vereinbarung.docx": False}

@@ -4,10 +4,11 @@ A code encodes the printed identifier, the page number of the form and, where
 there is one, the document version and fingerprint:
 ``KD-2022-VB-06534014;P=1;V=cec14579;F=eeba7a33f373``. ``parse`` reads that back.
 
-segno computes the code. Two shortcuts keep it cheap enough to put on every one
-of 10,751 letters (about 0.5 ms instead of 4 ms): a fixed mask pattern (any of the
-eight is valid; choosing the "best" one costs 8 trial encodings) and a small
-grey-scale PNG written here with zlib.
+zxing-cpp computes the code (the same maintained library that reads them back from
+scans; its C++ writer takes 0.05 ms where pure-Python segno took 0.4 ms, which mattered
+on 10,751 letters), and a small grey-scale PNG is written here with zlib. zxing-cpp
+chooses the mask pattern by the standard's penalty rules, so the same text always
+gives the same picture.
 """
 
 from __future__ import annotations
@@ -52,20 +53,17 @@ def parse(text: str) -> Code | None:
 
 def png(code: Code) -> bytes:
     """The code as a grey-scale PNG (black modules on white, with quiet zone)."""
-    import segno
+    import numpy as np
+    import zxingcpp
 
-    matrix = segno.make(code.payload(), error="m", micro=False, mask=2).matrix
-    dark, light = b"\x00" * MODULE_PX, b"\xff" * MODULE_PX
-    side = (len(matrix) + 2 * BORDER) * MODULE_PX
-    blank = b"\x00" + b"\xff" * side
-    margin = light * BORDER
-    rows = [blank] * (BORDER * MODULE_PX)
-    for line in matrix:
-        row = b"\x00" + margin + b"".join(dark if v else light for v in line) + margin
-        rows += [row] * MODULE_PX
-    rows += [blank] * (BORDER * MODULE_PX)
+    symbol = zxingcpp.create_barcode(code.payload(), zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    matrix = np.asarray(symbol.to_image(scale=1, add_quiet_zones=False), dtype=np.uint8)  # 0 dark, 255 light
+    matrix = np.pad(matrix, BORDER, constant_values=255)
+    pixels = matrix.repeat(MODULE_PX, axis=0).repeat(MODULE_PX, axis=1)
+    side = pixels.shape[0]
+    rows = np.hstack([np.zeros((side, 1), dtype=np.uint8), pixels])  # filter type 0 before every row
     header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6))
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
             + _chunk(b"IEND", b""))
 
 
