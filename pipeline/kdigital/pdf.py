@@ -27,12 +27,21 @@ def convert_and_check(folder: Path, expected: dict[str, tuple[str, int | None]],
     try:
         for sub, names in by_folder.items():
             sources = {folder / n: n for n in names}
-            result = convert_to_pdf(list(sources), folder / sub, workers=workers, progress=progress.advance)
+            problems: dict[Path, str | None] = {}
+
+            def check(source: Path, target: Path) -> None:
+                # runs as each PDF arrives, while LibreOffice converts the next ones
+                text, pages = expected[sources[source]]
+                problems[source] = check_pdf(target, pages=pages, contains=text)
+
+            result = convert_to_pdf(list(sources), folder / sub, workers=workers, progress=progress.advance,
+                                    on_converted=check)
             for source, reason in result.failed.items():
                 failures[sources[source]] = reason
             for source, target in result.converted.items():
-                text, pages = expected[sources[source]]
-                problem = check_pdf(target, pages=pages, contains=text)
+                if source not in problems:
+                    check(source, target)
+                problem = problems[source]
                 if problem:
                     failures[sources[source]] = problem
                     target.unlink()

@@ -138,11 +138,14 @@ def convert_to_pdf(
     workers: int | None = None,
     timeout_per_document: float = 20.0,
     progress: Callable[[int], None] | None = None,
+    on_converted: Callable[[Path, Path], None] | None = None,
 ) -> ConversionResult:
     """Convert DOCX files to tagged PDF/A-2b files ``outdir/<stem>.pdf``.
 
     Runs ``workers`` soffice processes side by side, each converting its share of
-    the batch. ``progress(n)`` is called whenever n more PDFs are in ``outdir``.
+    the batch. ``progress(n)`` is called whenever n more PDFs are in ``outdir``;
+    ``on_converted(source, pdf)`` for each of them as soon as it is there, while
+    LibreOffice goes on with the others (the stages check PDFs in it).
     Failed documents are reported in the result, never raised. Raises ValueError
     for sources sharing a file stem, MissingDependencyError when LibreOffice
     (>= 7.4) is missing.
@@ -171,7 +174,7 @@ def convert_to_pdf(
         count = _worker_count(workers, len(todo))
         log.info("Konvertiere %d Dokument(e) nach PDF mit %d LibreOffice-Prozess(en)",
                  len(todo), count)
-        run = _Run(soffice, outdir, timeout_per_document, progress)
+        run = _Run(soffice, outdir, timeout_per_document, progress, on_converted)
         try:
             run.execute([todo[i::count] for i in range(count)])
         finally:
@@ -303,8 +306,10 @@ class _Run:
     """Drives the batches of one ``convert_to_pdf`` call and publishes their PDFs."""
 
     def __init__(self, soffice: str, outdir: Path, timeout_per_document: float,
-                 progress: Callable[[int], None] | None):
+                 progress: Callable[[int], None] | None,
+                 on_converted: Callable[[Path, Path], None] | None = None):
         self.soffice = soffice
+        self.on_converted = on_converted
         self.outdir = outdir
         self.timeout_per_document = timeout_per_document
         self.progress = progress
@@ -343,6 +348,8 @@ class _Run:
             target = self.outdir / staged.name
             os.replace(staged, target)
             self.converted[source] = target
+            if self.on_converted:
+                self.on_converted(source, target)
         if done and self.progress:
             self.progress(len(done))
 
