@@ -702,3 +702,28 @@ def test_ledger_records_returned_and_archived_once_the_volume_is_published(works
     monkeypatch.undo()
     with Ledger.open(workspace.root) as ledger:
         assert len(ledger.events()) == 4
+
+
+def test_files_read_side_by_side_give_what_one_process_gives(workspace, returns, tmp_path):
+    from kdigital.archive import parties
+    from kdigital.inputs import load_inputs
+    from kdigital.intake import list_returns, read_returns
+
+    good_returns(returns)
+    bad_returns(returns)
+    inputs = load_inputs(workspace)
+    known = parties(inputs.roster, inputs.campaign)
+    files = list_returns(returns)
+    outcomes = []
+    for workers in (1, 2):
+        originals, work = tmp_path / f"o{workers}", tmp_path / f"w{workers}"
+        originals.mkdir()
+        work.mkdir()
+        intake = read_returns(files, returns, known, "KD-2022", originals, work, workers=workers)
+        outcomes.append((
+            [(d.shown, d.part, d.identifier, d.route, d.sha256, d.pages, d.notes, d.pdf.relative_to(work if
+              d.pdf.is_relative_to(work) else originals)) for d in intake.documents],
+            [(r.shown, r.part, r.reason) for r in intake.rejected],
+        ))
+    assert len(outcomes[0][0]) >= 9 and len(outcomes[0][1]) >= 5
+    assert outcomes[0] == outcomes[1]
