@@ -356,3 +356,30 @@ def test_split_refuses_a_page_with_two_documents():
     (part, following) = split(codes("KD-2022-IB-06534014;P=3|KD-2022-IB-06534001;P=3", "KD-2022-IB-06534009;P=3"))
     assert "Seite 1 trägt QR-Codes verschiedener Dokumente" in part.problem
     assert following.problem is None
+
+
+def test_a_copier_page_is_decoded_by_pillow_at_reduced_size_and_others_by_pdfium(tmp_path):
+    import pypdfium2 as pdfium
+
+    from kdigital.scan import _jpeg_scan
+
+    code = qr.Code(f"KD-2022-IB-{MARBURG}", page=3)
+    jpeg = scan(tmp_path / "kopierer.pdf", code_page(code, dpi=300), dpi=300)
+    png = tmp_path / "png.pdf"
+    out = io.BytesIO()
+    code_page(code, dpi=300).save(out, "PNG", dpi=(300, 300))
+    png.write_bytes(img2pdf.convert(out.getvalue()))
+    document = pdfium.PdfDocument(str(jpeg))
+    try:
+        picture = _jpeg_scan(document[0], 150 / 72)
+        assert picture is not None and picture.mode == "L" and abs(picture.width - 8.27 * 300 / 2) <= 1
+    finally:
+        document.close()
+    document = pdfium.PdfDocument(str(png))
+    try:
+        assert _jpeg_scan(document[0], 150 / 72) is None  # not a JPEG: pdfium renders it
+    finally:
+        document.close()
+    for path in (jpeg, png):
+        (page,) = read_codes(path)
+        assert page.codes == (code,)
