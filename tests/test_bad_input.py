@@ -352,6 +352,8 @@ def test_deadline_not_after_letter_date_is_a_warning(workspace, deadline):
     (3, AMOUNT, "viel", "muss ein Betrag ≥ 0 sein"),
     (3, AMOUNT, "NaN", "muss ein Betrag ≥ 0 sein"),
     (3, AMOUNT, "Infinity", "muss ein Betrag ≥ 0 sein"),
+    (3, AMOUNT, "84.5", "muss ein Betrag ≥ 0 sein"),  # a dot that groups no thousands: ambiguous
+    (3, AMOUNT, "1.2345,00", "muss ein Betrag ≥ 0 sein"),
     (4, "Menge", -1, "muss eine Zahl ≥ 0 sein"),
     (5, "Berücksichtigen", "vielleicht", "unbekannter Wert; erlaubt: ja, nein"),
 ], ids=lambda v: repr(v)[:20])
@@ -382,6 +384,30 @@ def test_scenario_ags_not_in_roster(workspace):
     assert finding.row == 5
     assert_rejected(invoke(workspace, "letters"), workspace,
                     f"{where(COSTS, 'Szenarien', 5, 'AGS')}: AGS 06539999 aus Szenario „15 Kommunen")
+
+
+def test_scenario_ags_not_in_roster_is_reported_beside_every_other_error(workspace):
+    edit_sheet(workspace.cost_model, "Szenarien", {(5, "AGS"): "06539999"})
+    edit_sheet(workspace.cost_model, "Kosten", {(3, AMOUNT): -1})
+    row = marburg(workspace, Einwohner="viele")
+    findings = rejected_findings(workspace)
+    find(findings, source=COSTS, sheet="Szenarien", row=5, column="AGS", value="06539999",
+         message="steht nicht im Verzeichnis der Kommunen")
+    find(findings, source=COSTS, sheet="Kosten", row=3, column=AMOUNT, value=-1)
+    find(findings, sheet="Kommunen", row=row, column="Einwohner", value="viele")
+    # Marburg's row has an error, but its AGS is known: it is no "unknown AGS" in a scenario
+    assert not [f for f in findings if MARBURG in f.message and "Verzeichnis" in f.message]
+
+
+@pytest.mark.parametrize("text, amount", [("84.000", 84000), ("84.000,50", "84000.50"), ("1.234.567", 1234567),
+                                          ("84000", 84000), ("84,5", "84.5"), ("84 000 €", 84000)])
+def test_amounts_typed_as_german_text_are_read_the_german_way(workspace, text, amount):
+    from decimal import Decimal
+
+    edit_sheet(workspace.cost_model, "Kosten", {(3, AMOUNT): text})
+    model = accepted(workspace).cost_model
+    item = next(i for i in model.items if i.row == 3)
+    assert item.unit_amount == Decimal(str(amount))
 
 
 def test_scenario_ags_malformed(workspace):

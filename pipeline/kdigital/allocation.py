@@ -10,7 +10,7 @@ share, and a larger population never pays less.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Mapping, Sequence
 
 from kdigital.costs import ALL, INTEREST, CostModel, members_of, scenario_names
@@ -69,7 +69,7 @@ def label(key: str) -> str:
 
 def compute(model: CostModel, roster: Sequence[Municipality]) -> list[Scenario]:
     """Every scenario of ``model`` over ``roster``: all, the named ones, Interesse (maybe empty)."""
-    net = model.net_cost.quantize(CENT)
+    net = model.net_cost.quantize(CENT, rounding=ROUND_HALF_UP)  # kaufmännisch, as everywhere
     result = []
     for key in scenario_names(model):
         members = members_of(model, key, roster)

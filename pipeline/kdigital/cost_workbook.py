@@ -6,6 +6,8 @@ so that all of them are reported at once, as for the roster.
 
 from __future__ import annotations
 
+import re
+
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -24,8 +26,15 @@ MAX_FTE = Decimal(10)
 COMPARISON_KEY = "Vergleichsszenario im Brief"
 
 
+_GERMAN_NUMBER = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$")
+
+
 def _decimal(value: Any) -> Decimal | None:
-    """A number cell as Decimal; accepts numbers and German-formatted text ('78.500,00')."""
+    """A number cell as Decimal; accepts numbers and German-formatted text ('78.500,00', '84.000').
+
+    Text is read the German way: the comma is the decimal sign, dots group thousands.
+    A dot that cannot be a thousands separator ('84.5') makes the text ambiguous: None.
+    """
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, (int, Decimal)):
@@ -34,8 +43,9 @@ def _decimal(value: Any) -> Decimal | None:
         number = Decimal(repr(value))  # the shortest repr is what Excel showed, not the binary fraction
     else:
         text = str(value).strip().replace("€", "").replace("\xa0", "").replace(" ", "")
-        if "," in text:
-            text = text.replace(".", "").replace(",", ".")
+        if not _GERMAN_NUMBER.match(text):
+            return None
+        text = text.replace(".", "").replace(",", ".")
         try:
             number = Decimal(text)
         except InvalidOperation:
@@ -44,12 +54,20 @@ def _decimal(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def read_cost_model(wb, source: str) -> tuple[CostModel | None, list[Finding]]:
-    """Read the cost model from an open workbook: the model (None if unusable) and every finding."""
+def read_cost_model(wb, source: str, known_ags: set[str] | None = None) -> tuple[CostModel | None, list[Finding]]:
+    """Read the cost model from an open workbook: the model (None if unusable) and every finding.
+
+    With ``known_ags`` (every AGS of the roster) scenario members the roster does
+    not know are reported here too, beside every other finding of the workbook.
+    """
     findings: list[Finding] = []
     items = _read_items(wb, source, findings)
     contributions = _read_contributions(wb, source, findings)
     scenarios, scenario_rows = _read_scenarios(wb, source, findings)
+    if known_ags is not None:
+        findings += [Finding(source, f"AGS {ags} aus Szenario „{name}“ steht nicht im Verzeichnis der Kommunen",
+                             SCENARIO_SHEET, scenario_rows.get((name, ags)), "AGS", ags)
+                     for name, members in scenarios.items() for ags in members if ags not in known_ags]
     comparison = _read_comparison(wb, source, scenarios, findings)
     if findings:
         return None, findings

@@ -27,15 +27,16 @@ def collect(ws: Workspace) -> tuple[Inputs | None, list[Finding]]:
     """Read both workbooks; the inputs (None when anything is wrong) and every finding."""
     findings: list[Finding] = []
     wb = open_workbook(ws.roster)
+    known_ags: set[str] = set()
     try:
-        roster, roster_findings = read_roster(wb, ws.roster.name)
+        roster, roster_findings = read_roster(wb, ws.roster.name, known_ags)
         campaign, campaign_findings = read_campaign(wb, ws.roster.name)
     finally:
         wb.close()
     findings += roster_findings + campaign_findings
     wb = open_workbook(ws.cost_model)
     try:
-        model, cost_findings = read_cost_model(wb, ws.cost_model.name)
+        model, cost_findings = read_cost_model(wb, ws.cost_model.name, known_ags)
     finally:
         wb.close()
     findings += cost_findings

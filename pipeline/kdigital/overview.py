@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import re
 import zipfile
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Sequence
 
@@ -63,7 +63,7 @@ def write_overview(path: Path, roster: Sequence[Municipality], model: CostModel,
             member = amount is not None
             ws.append(cells([
                 m.ags, f"{m.kind} {m.name}", s.label, "ja" if member else "nein", m.population,
-                s.rate.quantize(Decimal("0.0001")) if s.rate is not None else None,
+                s.rate.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP) if s.rate is not None else None,
                 amount,
                 *[(by_ikz.get(IKZ[k][0]) if member else None) for k in keys],
                 own.total if member else None,

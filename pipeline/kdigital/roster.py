@@ -81,10 +81,21 @@ class Municipality:
         return "Post" in self.channel
 
 
-def read_roster(wb, source: str) -> tuple[list[Municipality], list[Finding]]:
-    """Read the ``Kommunen`` sheet of an open workbook: municipalities and every finding."""
+def read_roster(wb, source: str, seen_ags: set[str] | None = None) -> tuple[list[Municipality], list[Finding]]:
+    """Read the ``Kommunen`` sheet of an open workbook: municipalities and every finding.
+
+    ``seen_ags``, when given, receives the AGS of every row, valid or not, so that
+    other workbooks can be checked against the roster in the same run.
+    """
     table = read_table(wb, source, SHEET, COLUMNS, SECOND_SIGNATORY)
     municipalities = validate_rows(table)
+    if seen_ags is not None:
+        for row in table.rows:
+            value = row.get("AGS")
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = str(int(value)).zfill(8)
+            if value is not None:
+                seen_ags.add(str(value).strip())
     if not table.rows and not table.findings:
         table.findings.append(Finding(source, "Das Blatt enthält keine Kommunen", table.sheet))
     return municipalities, table.findings
