@@ -108,7 +108,8 @@ def write_drafts(folder: Path, items: Sequence[MailItem], campaign: Campaign) ->
 
 def draft_bytes(item: MailItem, campaign: Campaign) -> bytes:
     """The .eml of one item: deterministic, CRLF line ends, ``X-Unsent: 1``."""
-    attachments = [(path.name, path.read_bytes()) for path in item.attachments]
+    attachments = [(name, path.read_bytes()) for name, path in zip(attachment_names(item.attachments),
+                                                                    item.attachments)]
     digest = hashlib.sha256()
     for part in (campaign.campaign_id, item.kind, item.ags):
         digest.update(part.encode() + b"\0")
@@ -136,6 +137,27 @@ def draft_bytes(item: MailItem, campaign: Campaign) -> bytes:
     return msg.as_bytes()
 
 
+# How an attachment is named when its file name is already taken by the letter's.
+_FOLDER_LABELS = {"costs": "kostenblatt", "agreement": "vereinbarung"}
+
+
+def attachment_names(paths: Sequence[Path]) -> list[str]:
+    """File names for the attachments: their own, made unique by the document kind where they clash.
+
+    The letter and the cost sheet of a municipality share their file name
+    (``<AGS>_<slug>.pdf``) in different folders; the recipient must be able to
+    save both: the second becomes ``<AGS>_<slug>_kostenblatt.pdf``.
+    """
+    names: list[str] = []
+    for path in paths:
+        name = path.name
+        if name in names:
+            label = _FOLDER_LABELS.get(path.parent.name, path.parent.name)
+            name = f"{path.stem}_{label}{path.suffix}"
+        names.append(name)
+    return names
+
+
 def mail_body(item: MailItem, campaign: Campaign) -> str:
     """The short plain-text body: salutation, what is attached, the deadline, the signature."""
     deadline = campaign.deadline.strftime("%d.%m.%Y")
@@ -143,7 +165,8 @@ def mail_body(item: MailItem, campaign: Campaign) -> str:
         item.salutation,
         "",
         "anbei erhalten Sie unser Schreiben zum Kompetenzcenter kommunal digital mit der Bitte "
-        f"um eine Interessensbekundung für die {item.designation}.",
+        f"um eine Interessensbekundung für die {item.designation}"
+        + (" und das Kostenblatt Ihrer Kommune." if len(item.attachments) > 1 else "."),
         "",
         "Das Rückantwortformular finden Sie auf der letzten Seite des Schreibens. Bitte senden Sie es "
         f"ausgefüllt bis zum {deadline} an {campaign.mailbox} zurück.",
@@ -253,6 +276,20 @@ def check_drafts(drafts: Sequence[Draft], roster: Sequence[Municipality], source
     return findings
 
 
+def _duplicate_drafts(drafts: Sequence[Draft]) -> list[Finding]:
+    """Two drafts of the same document for one municipality (e.g. after a rename): one is out of date."""
+    first: dict[tuple[str, str, str], Draft] = {}
+    findings = []
+    for d in drafts:
+        key = (d.campaign, d.kind, d.ags)
+        if key in first:
+            findings.append(Finding(str(d.path), f"zweiter Entwurf desselben Schreibens für AGS {d.ags} neben "
+                                                 f"{first[key].path.name}; den veralteten löschen oder die "
+                                                 "Anschreiben mit --pdf neu erzeugen"))
+        first.setdefault(key, d)
+    return findings
+
+
 def _parse(data: bytes) -> EmailMessage:
     return email.message_from_bytes(data, policy=email.policy.SMTP)
 
@@ -335,10 +372,11 @@ def send_drafts(
     refuses the login, and after an interrupted connection the rest are FAILED.
     """
     drafts = read_drafts(folder)
+    findings = _duplicate_drafts(drafts)
     if roster is not None:
-        findings = check_drafts(drafts, roster, roster_source)
-        if findings:
-            raise ValidationError(findings, f"{len(findings)} Entwürfe passen nicht zum Verzeichnis – nichts gesendet")
+        findings += check_drafts(drafts, roster, roster_source)
+    if findings:
+        raise ValidationError(findings, f"{len(findings)} Fehler in den Entwürfen (passen nicht zum Verzeichnis oder doppelt) – nichts gesendet")
     if not really and not Ledger.exists(root):
         return SendReport(False, tuple(_outcome(d, PLANNED) for d in drafts))
 

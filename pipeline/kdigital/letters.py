@@ -37,6 +37,7 @@ class LetterRun:
     pdf_failures: dict[str, str]
     drafts: list[Path] = field(default_factory=list)  # e-mail drafts, with --pdf
     print_file: Path | None = None  # the duplex print file of the letters sent by post, with --pdf
+    removed: list[Path] = field(default_factory=list)  # out-of-date files of earlier runs
 
 
 def cost_context(all_members: ScenarioRate, comparison: ScenarioRate) -> dict[str, str]:
@@ -107,7 +108,7 @@ def make_letters(
     """
     from kdigital.batch import render_batch
     from kdigital.ledger import record_generated
-    from kdigital.output import Staging
+    from kdigital.output import Staging, prune
     from kdigital.pdf import convert_and_check
     from kdigital.render import DocumentTemplate
 
@@ -126,38 +127,39 @@ def make_letters(
         finally:
             progress.finish()
         pdfs: list[str] = []
-        dispatch: list[str] = []
+        drafts: list[str] = []
         failures: dict[str, str] = {}
         if pdf:
             expected = {job.filename(m): (inputs.campaign.identifier(KIND, m.ags), PAGES) for m in selected}
             pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
-            dispatch = prepare_dispatch(staging.path, ws, selected, set(pdfs), inputs.campaign)
-        published = staging.publish(names + pdfs + dispatch)
+            drafts = prepare_drafts(staging.path, ws, selected, set(pdfs), inputs.campaign)
+        published = staging.publish(names + pdfs + drafts)
+    # What this run replaced goes: files of renamed municipalities, and PDFs and drafts
+    # of letters rewritten without --pdf (they no longer match their letter).
+    removed = prune(folder, published, None if not only else {m.ags for m in selected},
+                    subfolders=("", MAIL_FOLDER))
+    print_file = refresh_print_file(folder, inputs.roster)
     n, k = len(names), len(names) + len(pdfs)
     by_stem = {addressing.file_stem(m): m.ags for m in selected}
     record_generated(ws.root, inputs.campaign.campaign_id, KIND,
                      [(by_stem[p.stem], p) for p in published[:k]], hashes)
-    return LetterRun(folder, published[:n], published[n:k], failures,
-                     [p for p in published[k:] if p.suffix == ".eml"],
-                     next((p for p in published[k:] if p.name == PRINT_FILE), None))
+    return LetterRun(folder, published[:n], published[n:k], failures, published[k:], print_file, removed)
 
 
 MAIL_FOLDER = "mail"
 PRINT_FILE = "Serienbrief-Post.pdf"
 
 
-def prepare_dispatch(folder: Path, ws: Workspace, selected: Sequence[Municipality], pdfs: set[str],
-                     campaign: Campaign) -> list[str]:
-    """E-mail drafts and the print file for the letters whose PDF is in ``folder``; their names.
+def prepare_drafts(folder: Path, ws: Workspace, selected: Sequence[Municipality], pdfs: set[str],
+                   campaign: Campaign) -> list[str]:
+    """E-mail drafts for the letters whose PDF is in ``folder``; their names relative to it.
 
-    Drafts (``mail/<AGS>_<slug>.eml``) for every municipality whose Versand includes
-    E-Mail, with the letter PDF and, where generated, the cost sheet PDF attached;
-    one duplex print file of every letter whose Versand includes Post, in AGS order.
+    One draft (``mail/<AGS>_<slug>.eml``) for every municipality whose Versand
+    includes E-Mail, with the letter PDF and, where generated, the cost sheet PDF
+    attached.
     """
     from kdigital.dispatch import mail_item, write_drafts
-    from kdigital.printbundle import build_print_bundle
 
-    written = []
     ready = [m for m in sorted(selected, key=lambda m: m.ags) if f"{addressing.file_stem(m)}.pdf" in pdfs]
     items = []
     for m in ready:
@@ -167,11 +169,25 @@ def prepare_dispatch(folder: Path, ws: Workspace, selected: Sequence[Municipalit
             if cost_sheet.is_file():
                 attachments.append(cost_sheet)
             items.append(mail_item(m, KIND, attachments))
-    if items:
-        written += [f"{MAIL_FOLDER}/{p.name}" for p in write_drafts(folder / MAIL_FOLDER, items, campaign)]
+    if not items:
+        return []
+    return [f"{MAIL_FOLDER}/{p.name}" for p in write_drafts(folder / MAIL_FOLDER, items, campaign)]
+
+
+def refresh_print_file(folder: Path, roster: Sequence[Municipality]) -> Path | None:
+    """Rebuild the duplex print file from every current letter PDF of a Post recipient; its path.
+
+    It always covers all letters in ``folder`` sent by post, in AGS order, also
+    after a run for a few municipalities (``--only``); without any it is removed.
+    """
+    from kdigital.printbundle import build_print_bundle
+
+    target = folder / PRINT_FILE
     post = [(f"{m.ags} {addressing.designation(m)}", folder / f"{addressing.file_stem(m)}.pdf")
-            for m in ready if m.by_post]
-    if post:
-        build_print_bundle(post, folder / PRINT_FILE)
-        written.append(PRINT_FILE)
-    return written
+            for m in sorted(roster, key=lambda m: m.ags) if m.by_post]
+    post = [(title, path) for title, path in post if path.is_file()]
+    if not post:
+        target.unlink(missing_ok=True)
+        return None
+    build_print_bundle(post, target)
+    return target

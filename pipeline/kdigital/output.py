@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Collection, Iterable, Sequence
 
 
 class Staging:
@@ -42,6 +44,15 @@ class Staging:
         return published
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_mode()
+
+
 @contextlib.contextmanager
 def atomic_file(path: Path):
     """An open binary file that replaces ``path`` by rename once the block ends without error."""
@@ -50,6 +61,7 @@ def atomic_file(path: Path):
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are for the office, like any new file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -60,3 +72,33 @@ def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename."""
     with atomic_file(path) as fh:
         fh.write(data)
+
+
+# A per-municipality document of a stage: <AGS>_<slug>.docx / .pdf, or its e-mail draft.
+_DOCUMENT = re.compile(r"^(\d{8})_[^/]*\.(docx|pdf|eml)$")
+
+
+def prune(folder: Path, written: Iterable[Path], ags: Collection[str] | None, *,
+          subfolders: Sequence[str] = ("",)) -> list[Path]:
+    """Remove the per-municipality documents of earlier runs that this run replaced; the removed paths.
+
+    A run owns the files ``<AGS>_<slug>.docx|pdf|eml`` in ``folder`` (and its
+    ``subfolders``) of the municipalities it wrote for (``ags``; None: all). What
+    it did not write there is out of date – a letter of a renamed municipality,
+    a PDF or draft of a letter just rewritten without PDFs – and would otherwise
+    be printed or sent. Other files are never touched.
+    """
+    keep = {Path(p).resolve() for p in written}
+    removed = []
+    for sub in subfolders:
+        directory = folder / sub if sub else folder
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            match = _DOCUMENT.match(path.name)
+            if (match is None or not path.is_file() or path.resolve() in keep
+                    or (ags is not None and match[1] not in ags)):
+                continue
+            path.unlink()
+            removed.append(path)
+    return removed
