@@ -144,7 +144,12 @@ def test_one_changed_population_changes_version_and_fingerprint(workspace):
     after = make_agreement(workspace)
     assert after.fingerprint != before.fingerprint and after.version != before.version
     assert after.document.name == f"vereinbarung_{after.version}.docx"
-    assert before.document.exists()  # the earlier version is kept
+    # one version stands in the folder; the earlier one is kept out of the way, complete
+    older = after.folder / "fruehere_fassungen" / before.version
+    assert not before.document.exists() and (older / before.document.name).is_file()
+    assert sorted(p.name for p in (older / "unterschriften").iterdir()) == sorted(p.name for p in before.signature_pages)
+    assert sorted(p.name for p in (after.folder / "unterschriften").iterdir()) == sorted(p.name for p in after.signature_pages)
+    assert [p.name for p in after.folder.glob("vereinbarung_*")] == [after.document.name]
 
 
 def test_a_signature_page_per_party(five_yes):

@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import re
 import zipfile
 from dataclasses import dataclass
 from decimal import Decimal
@@ -202,6 +204,31 @@ def example_context() -> dict[str, Any]:
             "qr": ""}
 
 
+OLDER = "fruehere_fassungen"
+_VERSIONED = re.compile(r"^(?:vereinbarung|\d{8}_.+)_(?P<version>[0-9a-f]{8})\.(?:docx|pdf)$")
+
+
+def retire_old_versions(folder: Path, version: str, current: set[Path]) -> list[Path]:
+    """Move files of other agreement versions into ``fruehere_fassungen/<version>/``; where they went.
+
+    Only one version stands in ``outputs/agreement``, so that nobody prints or
+    sends a counterpart of an outdated text; earlier ones are kept, out of the way.
+    """
+    moved = []
+    for directory in (folder, folder / SIGNATURES):
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            match = _VERSIONED.match(path.name)
+            if not match or not path.is_file() or path.resolve() in current or match["version"] == version:
+                continue
+            target = folder / OLDER / match["version"] / path.relative_to(folder)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+            moved.append(target)
+    return moved
+
+
 def make_agreement(
     ws: Workspace,
     *,
@@ -260,6 +287,7 @@ def make_agreement(
             expected = {name: (fingerprint, None), **{p: (party["kennung"], 1) for p, party in zip(pages, parties)}}
             pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
         published = staging.publish([name, *pages, *pdfs])
+    retire_old_versions(folder, version, {p.resolve() for p in published})
     record_generated(ws.root, campaign.campaign_id, KIND,
                      [(p.name[:8], p) for p in published if p.parent.name == SIGNATURES]
                      + [(party["ags"], p) for party in parties[:1] for p in published if p.parent == folder],
