@@ -661,3 +661,14 @@ def test_special_characters_render_and_the_document_stays_valid(workspace):
     assert f"Universitätsstadt {NAME}\n{STREET}\n35037 Marburg" in text
     # Nothing shows up escaped twice or as markup.
     assert "&amp;" not in text and "&lt;" not in text and "&#34;" not in text
+
+
+def test_a_missing_cost_workbook_does_not_hide_the_roster_errors(workspace):
+    workspace.cost_model.unlink()
+    row = marburg(workspace, Einwohner="viele")
+    findings = rejected_findings(workspace)
+    find(findings, source=COSTS, message="Arbeitsmappe nicht gefunden")
+    find(findings, sheet="Kommunen", row=row, column="Einwohner", value="viele")
+    result = invoke(workspace, "check")
+    assert result.exit_code == 1
+    assert "Arbeitsmappe nicht gefunden" in result.output and "Einwohner" in result.output

@@ -8,7 +8,7 @@ from typing import Sequence
 from kdigital.campaign import Campaign, read_campaign
 from kdigital.cost_workbook import read_cost_model
 from kdigital.costs import CostModel, check_against_roster
-from kdigital.errors import Finding, ValidationError
+from kdigital.errors import Finding, InputError, ValidationError
 from kdigital.roster import Municipality, read_roster
 from kdigital.workbook import open_workbook
 from kdigital.workspace import Workspace
@@ -24,22 +24,40 @@ class Inputs:
 
 
 def collect(ws: Workspace) -> tuple[Inputs | None, list[Finding]]:
-    """Read both workbooks; the inputs (None when anything is wrong) and every finding."""
+    """Read both workbooks; the inputs (None when anything is wrong) and every finding.
+
+    A workbook that is missing or unreadable is a finding too, so that the other
+    one is still checked and one run shows everything.
+    """
     findings: list[Finding] = []
-    wb = open_workbook(ws.roster)
     known_ags: set[str] = set()
+    roster: list[Municipality] = []
+    roster_findings: list[Finding] = []
+    campaign = None
     try:
-        roster, roster_findings = read_roster(wb, ws.roster.name, known_ags)
-        campaign, campaign_findings = read_campaign(wb, ws.roster.name)
-    finally:
-        wb.close()
-    findings += roster_findings + campaign_findings
-    wb = open_workbook(ws.cost_model)
+        wb = open_workbook(ws.roster)
+    except InputError as exc:
+        roster_findings = [Finding(ws.roster.name, str(exc))]
+    else:
+        try:
+            roster, roster_findings = read_roster(wb, ws.roster.name, known_ags)
+            campaign, campaign_findings = read_campaign(wb, ws.roster.name)
+        finally:
+            wb.close()
+        roster_findings = roster_findings + campaign_findings
+    findings += roster_findings
+    model = None
     try:
-        model, cost_findings = read_cost_model(wb, ws.cost_model.name, known_ags)
-    finally:
-        wb.close()
-    findings += cost_findings
+        wb = open_workbook(ws.cost_model)
+    except InputError as exc:
+        findings.append(Finding(ws.cost_model.name, str(exc)))
+    else:
+        try:
+            # scenario members are checked against the roster only when it could be read
+            model, cost_findings = read_cost_model(wb, ws.cost_model.name, known_ags if known_ags else None)
+        finally:
+            wb.close()
+        findings += cost_findings
     if model is not None and not roster_findings:
         findings += check_against_roster(model, roster, ws.cost_model.name)
     if findings:
