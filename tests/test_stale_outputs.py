@@ -112,3 +112,13 @@ def test_atomic_outputs_are_readable_by_colleagues(tmp_path):
     write_atomic(target, b"x")  # through mkstemp, which alone would give 0600
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
     assert stat.S_IMODE(target.stat().st_mode) & 0o044 == 0o666 & ~umask & 0o044
+
+
+def test_an_address_too_long_for_the_window_is_warned_about(workspace, caplog):
+    row = roster_row(workspace, FRONHAUSEN)
+    edit_sheet(workspace.roster, "Kommunen", {(row, "Name"): "Fronhausen an der Lahn im Landkreis Marburg"})
+    with caplog.at_level("WARNING", logger="kdigital"):
+        make_letters(workspace, only=[FRONHAUSEN, MARBURG])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and FRONHAUSEN in warnings[0] and f"Zeile {row}" in warnings[0]
+    assert "Gemeindevorstand der Gemeinde Fronhausen an der Lahn" in warnings[0]

@@ -6,6 +6,7 @@ Stage: validated inputs -> contexts -> rendered .docx in ``outputs/letters``.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,8 @@ from kdigital.costs import ScenarioRate, letter_rates
 from kdigital.inputs import load_inputs, select
 from kdigital.roster import Municipality
 from kdigital.workspace import Workspace
+
+log = logging.getLogger(__name__)
 
 TEMPLATE = "interessensbekundung.docx"
 KIND = "IB"  # document kind in the identifier KD-2022-IB-<AGS>
@@ -118,6 +121,7 @@ def make_letters(
     template = DocumentTemplate(ws.template(TEMPLATE))
     job = LetterJob(inputs.campaign, letter_rates(inputs.cost_model, inputs.roster))
     template.require_placeholders(job(selected[0])[1])
+    warn_about_addresses(selected)
     folder = ws.outputs / FOLDER
     names = [job.filename(m) for m in selected]
     with Staging(folder) as staging:
@@ -144,6 +148,18 @@ def make_letters(
     record_generated(ws.root, inputs.campaign.campaign_id, KIND,
                      [(by_stem[p.stem], p) for p in published[:k]], hashes)
     return LetterRun(folder, published[:n], published[n:k], failures, published[k:], print_file, removed)
+
+
+_SHOWN_WARNINGS = 10
+
+
+def warn_about_addresses(selected: Sequence[Municipality]) -> None:
+    """Warn (the first few, then a count) where an address block will not fit the address field."""
+    problems = [(m, problem) for m in selected if (problem := addressing.address_problem(m))]
+    for m, problem in problems[:_SHOWN_WARNINGS]:
+        log.warning("%s (AGS %s, Zeile %s): %s", addressing.designation(m), m.ags, m.row, problem)
+    if len(problems) > _SHOWN_WARNINGS:
+        log.warning("… und %d weitere Anschriften, die nicht ins Anschriftfeld passen", len(problems) - _SHOWN_WARNINGS)
 
 
 MAIL_FOLDER = "mail"
