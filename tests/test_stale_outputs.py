@@ -122,3 +122,13 @@ def test_an_address_too_long_for_the_window_is_warned_about(workspace, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and FRONHAUSEN in warnings[0] and f"Zeile {row}" in warnings[0]
     assert "Gemeindevorstand der Gemeinde Fronhausen an der Lahn" in warnings[0]
+
+
+def test_send_without_drafts_is_an_input_problem_not_the_mail_servers(workspace):
+    from click.testing import CliRunner
+
+    from kdigital.cli import cli
+
+    result = CliRunner().invoke(cli, ["-w", str(workspace.root), "send"])
+    assert result.exit_code == 1, result.output
+    assert "Kein Ordner mit E-Mail-Entwürfen" in result.output

@@ -22,6 +22,8 @@ from it, never from the file name.
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import email
 import email.policy
@@ -42,7 +44,7 @@ from zoneinfo import ZoneInfo
 from kdigital import addressing
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
-from kdigital.errors import ExitCode, Finding, KdigitalError, ValidationError
+from kdigital.errors import ExitCode, Finding, InputError, KdigitalError, ValidationError
 from kdigital.ledger import SENT, Event, Ledger
 from kdigital.output import Staging, write_atomic
 from kdigital.roster import Municipality, is_email
@@ -223,8 +225,8 @@ class Draft:
 
 def read_drafts(folder: Path) -> list[Draft]:
     """The ``*.eml`` drafts of ``folder`` by file name; ValidationError for files kdigital did not write."""
-    if not folder.is_dir():
-        raise DispatchError(
+    if not folder.is_dir():  # an input problem (exit 1), not the mail server's
+        raise InputError(
             f"Kein Ordner mit E-Mail-Entwürfen: {folder}. Erst „kdigital letters --pdf“ ausführen "
             "oder mit --folder den Ordner angeben."
         )
@@ -386,7 +388,9 @@ def send_drafts(
         for d in drafts:
             before = ledger.events(SENT, ags=d.ags, kind=d.kind, campaign=d.campaign)
             if before and not resend:
-                outcomes[d.path] = _outcome(d, SKIPPED, when=before[-1].time)
+                # shown with the address it really went to, which may differ from a newer draft's
+                outcomes[d.path] = dataclasses.replace(_outcome(d, SKIPPED, when=before[-1].time),
+                                                       recipient=before[-1].recipient or d.recipient)
             else:
                 todo.append(d)
         if not really:
