@@ -179,7 +179,8 @@ def test_misspelt_field_inside_a_loop_is_found(tmp_path):
     d.save(path)
     findings = DocumentTemplate(path).unknown_placeholders({"beteiligte": [{"bezeichnung": "x", "anteil": "1 %"}]})
     assert [f.message for f in findings] == [
-        "Textkörper: Platzhalter {{ beteiligte.0.anteill }} ist unbekannt – gemeint ist wohl {{ beteiligte.0.anteil }}"]
+        "Textkörper: Platzhalter {{ b.anteill }} (in der Schleife über beteiligte) ist unbekannt "
+        "– gemeint ist wohl {{ b.anteil }}"]
 
 
 def _structure_template(path: Path, kind: str) -> None:

@@ -318,6 +318,10 @@ class DocumentTemplate:
 
     def placeholders(self) -> list[tuple[str, str]]:
         """Every (part label, dotted placeholder) the template reads from its context."""
+        return [(label, path) for label, path, _ in self._placeholders()]
+
+    def _placeholders(self) -> list[tuple[str, str, str | None]]:
+        # (label, path in the context, loop variable it was written with: None outside loops)
         found = []
         for part in self._parts:
             ast = self.environment.parse(part.source)
@@ -326,10 +330,10 @@ class DocumentTemplate:
             for path in _variable_paths(ast):
                 root, _, rest = path.partition(".")
                 if root in roots:
-                    found.append((part.label, path))
+                    found.append((part.label, path, None))
                 elif root in loops and rest:
                     # {% for b in beteiligte %}{{ b.anteil }}: checked against the list's first item
-                    found.append((part.label, f"{loops[root]}.0.{rest}"))
+                    found.append((part.label, f"{loops[root]}.0.{rest}", root))
         return found
 
     def require_placeholders(self, *samples: Mapping[str, Any]) -> None:
@@ -342,14 +346,19 @@ class DocumentTemplate:
         """Findings for placeholders that ``sample`` (a real context) does not provide."""
         findings = []
         seen = set()
-        for label, path in self.placeholders():
+        for label, path, loop in self._placeholders():
             if (label, path) in seen or _resolves(sample, path):
                 continue
             seen.add((label, path))
             known = _known_paths(sample)
             close = difflib.get_close_matches(path, known, n=1)
+            shown, where = path, ""
+            if loop:  # named as written: {{ b.anteill }} in the loop over beteiligte
+                items = path[:path.index(".0.") + 3]
+                shown, where = loop + "." + path[len(items):], f" (in der Schleife über {items[:-3]})"
+                close = [loop + "." + c[len(items):] for c in close if c.startswith(items)]
             hint = f" – gemeint ist wohl {{{{ {close[0]} }}}}" if close else ""
-            findings.append(Finding(self.name, f"{label}: Platzhalter {{{{ {path} }}}} ist unbekannt{hint}"))
+            findings.append(Finding(self.name, f"{label}: Platzhalter {{{{ {shown} }}}}{where} ist unbekannt{hint}"))
         return findings
 
 
