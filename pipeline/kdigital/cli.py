@@ -2,8 +2,9 @@
 
 Commands parse options, call one pipeline function and report. Heavy libraries
 (docxtpl, openpyxl, pypdf, Babel) are imported inside the commands, so that
-``kdigital --help`` stays fast. Errors are turned into messages in exactly one
-place, ``_report_errors``.
+``kdigital --help`` stays fast. kdigital's errors are turned into messages in
+exactly one place, ``_report_errors``; Click's usage errors in ``_Group.main``,
+worded in German by ``kdigital.cli_german``.
 """
 
 from __future__ import annotations
@@ -15,40 +16,64 @@ from pathlib import Path
 
 import click
 
+from kdigital import cli_german
 from kdigital.errors import ExitCode, KdigitalError, ValidationError
 
 log = logging.getLogger("kdigital")
 
-_HEADINGS = {"Options": "Optionen", "Commands": "Befehle", "Arguments": "Argumente"}
+# Click's own texts (help headings, usage errors, parameter checks) in German;
+# before any command is declared, since click.Path names its kind on creation.
+cli_german.install()
 
 
-class _GermanFormatter(click.HelpFormatter):
-    def write_usage(self, prog, args="", prefix=None):
-        super().write_usage(prog, args, prefix="Aufruf: ")
+class _GermanErrors:
+    """Usage errors shown in German (see kdigital.cli_german)."""
 
-    def write_heading(self, heading):
-        super().write_heading(_HEADINGS.get(heading, heading))
-
-
-class _Context(click.Context):
-    formatter_class = _GermanFormatter
-
-
-class _GermanHelp:
-    def get_help_option(self, ctx):
-        option = super().get_help_option(ctx)
-        if option is not None:
-            option.help = "Diese Hilfe anzeigen und beenden."
-        return option
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            # Click's parser raises some errors (an option without its value) without
+            # a context, which would leave out the usage line and the help hint.
+            if exc.ctx is None:
+                exc.ctx, exc.cmd = ctx, ctx.command
+            raise
 
 
-class _Command(_GermanHelp, click.Command):
-    context_class = _Context
+class _Command(_GermanErrors, click.Command):
+    def __init__(self, *args, options_metavar="[OPTIONEN]", **kwargs):
+        super().__init__(*args, options_metavar=options_metavar, **kwargs)
+        cli_german.name_option_values(self.params)
 
 
-class _Group(_GermanHelp, click.Group):
-    context_class = _Context
+class _Group(_GermanErrors, click.Group):
     command_class = _Command
+
+    def __init__(self, *args, options_metavar="[OPTIONEN]", subcommand_metavar="BEFEHL [ARGUMENTE]...", **kwargs):
+        super().__init__(*args, options_metavar=options_metavar, subcommand_metavar=subcommand_metavar, **kwargs)
+        cli_german.name_option_values(self.params)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the CLI like Click does, but show Click's errors in German (exit code 2 for usage errors).
+
+        Click's standalone mode would print them with its English frame ("Error: ",
+        "Try ... for help."), so Click runs non-standalone and the errors are shown
+        here. Non-standalone, Click returns the exit code of ``ctx.exit(code)`` (or
+        a command's return value: kdigital's commands return nothing).
+        """
+        if not standalone_mode:
+            return super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                                **extra)
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False,
+                              **extra)
+        except click.ClickException as exc:
+            cli_german.show_error(exc)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo(cli_german.gettext("Aborted!"), err=True)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 class _State:
@@ -116,13 +141,13 @@ def cli(ctx: click.Context, workspace: Path, verbose: bool) -> None:
 
 
 @cli.command()
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("directory", metavar="ORDNER", type=click.Path(file_okay=False, path_type=Path))
 @_report_errors
 def init(directory: Path) -> None:
     """Neuen Arbeitsbereich für eine Kampagne anlegen.
 
     Kopiert die mitgelieferten Arbeitsmappen (inputs/) und Word-Vorlagen
-    (templates/) nach DIRECTORY; vorhandene Dateien werden nie überschrieben.
+    (templates/) nach ORDNER; vorhandene Dateien werden nie überschrieben.
 
     Beispiel:
 
@@ -324,7 +349,8 @@ def agreement(state: _State, pdf: bool, jobs: int | None, silent: bool) -> None:
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, metavar="DATEIEN...",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Anzahl paralleler LibreOffice-Prozesse (Vorgabe: bis zu 2).")
 @click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
