@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from conftest import clear_answers, edit_sheet, files_under, roster_row
 from kdigital.cli import cli
-from kdigital.costsheets import NO_ANSWERS, TEMPLATE, CostSheetJob, make_chart, make_costs
+from kdigital.chart import Marker, RateChart
+from kdigital.costsheets import (NO_ANSWERS, NO_INTEREST, TEMPLATE, CostSheetJob, chart_markers, make_chart,
+                                  make_costs, summary_rows)
 from kdigital.allocation import compute
 from kdigital.inputs import load_inputs
 from kdigital.render import DocumentTemplate, render_naive
@@ -152,8 +154,22 @@ def test_no_answers_yet(workspace):
     interest = next(v for k, v in scenario_rows(run.documents[0]).items() if k.startswith("Interesse"))
     assert interest[1:] == ["0", "–", "295.950,00 €", "–", "–", "–", "–"]
     assert NO_ANSWERS in text_of(run.documents[0])
+    assert run.answers == 0
+    assert summary_rows(run.scenarios, run.answers)[-1][4] == "– (keine Rückmeldungen)"
+
+
+def test_answers_but_no_ja_is_not_called_no_answers(workspace):
+    clear_answers(workspace)
+    for ags in ("06534014", "06534009", "06534022"):
+        edit_sheet(workspace.roster, "Kommunen", {(roster_row(workspace, ags), "Interesse"): "nein"})
+    run = make_costs(workspace, only=["06534014"])
+    text = text_of(run.documents[0])
+    assert NO_INTEREST in text and NO_ANSWERS not in text
+    assert run.answers == 3
+    assert summary_rows(run.scenarios, run.answers)[-1][4] == "– (noch kein „ja“)"
     result = CliRunner().invoke(cli, ["-w", str(workspace.root), "costs", "--only", "06534014"])
-    assert "keine Rückmeldungen" in result.stdout
+    assert result.exit_code == 0, result.output
+    assert "keine Rückmeldungen" not in result.stdout and "noch kein „ja“" in result.stdout
 
 
 def test_interest_scenario_once_answers_are_in(workspace):
@@ -164,7 +180,52 @@ def test_interest_scenario_once_answers_are_in(workspace):
     rows = scenario_rows(run.documents[0])
     interest = next(v for k, v in rows.items() if k.startswith("Interesse"))
     assert interest[1:3] == ["3", "79.794"]  # 73.544 + 4.108 + 2.142
-    assert NO_ANSWERS not in text_of(run.documents[0])
+    text = text_of(run.documents[0])
+    assert NO_ANSWERS not in text and NO_INTEREST not in text
+
+
+def assert_labels_apart(chart, name, population, contributions):
+    """No two labels of the chart overlap, and all lie inside the figure."""
+    boxes = chart.label_extents(name, population, contributions)
+    figure = chart.figure.bbox
+    for box in boxes:
+        assert figure.x0 <= box.x0 and box.x1 <= figure.x1 and figure.y0 <= box.y0 and box.y1 <= figure.y1, box
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    return boxes
+
+
+def test_chart_labels_do_not_overlap_on_any_sheet(workspace):
+    # Shipped data: Interesse (14 members, 1,72 €) and the 15-member scenario (1,70 €) sit side by
+    # side; Marburg is a member of both, so both its contribution labels are drawn there too.
+    inputs = load_inputs(workspace)
+    scenarios = compute(inputs.cost_model, inputs.roster)
+    chart = make_chart(inputs.cost_model, inputs.roster, scenarios)
+    markers = chart_markers(scenarios)
+    axes = chart.axis.get_window_extent(chart.canvas.get_renderer())
+    for m in inputs.roster:
+        own = [(marker, s.amount(m.ags)) for marker, s in zip(markers, scenarios)]
+        boxes = assert_labels_apart(chart, m.name, m.population, own)
+        assert len(boxes) == 1 + 3 + sum(amount is not None for _, amount in own)
+        for box in boxes[:3] + boxes[4:]:  # scenario and contribution labels stay inside the axes
+            assert axes.x0 <= box.x0 and box.x1 <= axes.x1 and axes.y0 <= box.y0 and box.y1 <= axes.y1
+
+
+def test_chart_labels_near_the_left_edge_and_on_one_point():
+    populations = [50000, 30000, 20000, 12000, 9000, 8000, 5000, 4000]
+    net = Decimal(300000)
+    markers = [Marker("Alle Kommunen", 8, net / sum(populations)), Marker("1 Kommune", 1, net / 50000),
+               Marker("2 Kommunen (A)", 2, net / 80000), Marker("2 Kommunen (B)", 2, net / 80000),
+               Marker("Interesse", 3, net / 100000), Marker("3 Kommunen", 3, net / 99000),
+               Marker("Leer", 0, Decimal(0))]
+    chart = RateChart(populations, net, markers)
+    contributions = [(m, Decimal(123456) if m.members else None) for m in markers]
+    boxes = assert_labels_apart(chart, "Gemeinde mit einem recht langen Namen", 50000, contributions)
+    assert len(boxes) == 1 + 6 + 6
+    axes = chart.axis.get_window_extent(chart.canvas.get_renderer())
+    assert all(axes.x0 <= box.x0 for box in boxes)
+    assert chart.png("Gemeinde", 50000, contributions).startswith(b"\x89PNG")
 
 
 def test_fast_route_equals_docxtpl_for_the_cost_sheet(workspace):

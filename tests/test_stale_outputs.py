@@ -132,3 +132,19 @@ def test_send_without_drafts_is_an_input_problem_not_the_mail_servers(workspace)
     result = CliRunner().invoke(cli, ["-w", str(workspace.root), "send"])
     assert result.exit_code == 1, result.output
     assert "Kein Ordner mit E-Mail-Entwürfen" in result.output
+
+
+def test_cost_sheets_of_a_removed_municipality_go_and_the_summary_says_so(workspace):
+    from click.testing import CliRunner
+
+    from kdigital.cli import cli
+
+    runner = CliRunner()
+    assert runner.invoke(cli, ["-w", str(workspace.root), "costs"]).exit_code == 0
+    folder = workspace.outputs / "costs"
+    blank_pdf(folder / f"{MARBURG}_marburg.pdf")  # the PDF of an earlier --pdf run (stand-in)
+    result = runner.invoke(cli, ["-w", str(workspace.root), "costs", "--only", MARBURG])
+    assert result.exit_code == 0, result.output
+    assert not (folder / f"{MARBURG}_marburg.pdf").exists()
+    assert "Veraltete Dateien entfernt" in result.output
+    assert len(list(folder.glob("*.docx"))) == 22

@@ -272,6 +272,8 @@ def letters(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, s
         rows.append(("E-Mail-Entwürfe (EML)", len(run.drafts), run.folder / "mail"))
         if run.print_file:
             rows.append((f"Serienbrief Post ({run.print_file.name})", 1, run.folder))
+    if run.removed:
+        rows.append(("Veraltete Dateien entfernt", len(run.removed), run.folder))
     _summary(rows, ws.root)
     _raise_pdf_failures(run.pdf_failures)
 
@@ -296,7 +298,7 @@ def costs(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, sil
 
     ws = state.workspace()
     run = make_costs(ws, only=only or None, pdf=pdf, workers=jobs, progress=_progress(silent))
-    table = [("Szenario", "Kommunen", "Einwohner", "Netto-Jahreskosten", "Satz je Einw.")] + summary_rows(run.scenarios)
+    table = [("Szenario", "Kommunen", "Einwohner", "Netto-Jahreskosten", "Satz je Einw.")] + summary_rows(run.scenarios, run.answers)
     widths = [max(len(r[i]) for r in table) for i in range(5)]
     for row in table:
         click.echo("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))))
@@ -304,6 +306,8 @@ def costs(state: _State, only: tuple[str, ...], pdf: bool, jobs: int | None, sil
     rows = [("Kostenblätter (DOCX)", len(run.documents), run.folder), ("Kostenübersicht (XLSX)", 1, run.folder)]
     if pdf:
         rows.append(("Kostenblätter (PDF)", len(run.pdfs), run.folder))
+    if run.removed:
+        rows.append(("Veraltete Dateien entfernt", len(run.removed), run.folder))
     _summary(rows, ws.root)
     _raise_pdf_failures(run.pdf_failures)
 

@@ -6,7 +6,7 @@ their own -> rendered .docx in ``outputs/costs`` and ``kostenuebersicht.xlsx``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +27,7 @@ OVERVIEW = "kostenuebersicht.xlsx"
 TITLE = "Kostenblatt Kompetenzcenter kommunal digital"
 CHART_WIDTH_MM = 160
 NO_ANSWERS = "Noch keine Rückmeldungen: das Szenario „Interesse“ ist leer."
+NO_INTEREST = "Noch keine Interessensbekundung („ja“): das Szenario „Interesse“ ist leer."
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class CostRun:
     scenarios: list[Scenario]
     pdfs: list[Path]
     pdf_failures: dict[str, str]
+    answers: int | None = None  # municipalities that answered (ja or nein)
+    removed: list[Path] = field(default_factory=list)  # out-of-date sheets of earlier runs
 
 
 def signed_money(value: Decimal) -> str:
@@ -48,6 +51,22 @@ def signed_money(value: Decimal) -> str:
     if value < 0:
         return "\u2212" + formatting.money(-value)
     return formatting.money(value)
+
+
+def interest_note(interest: Scenario, answers: int | None) -> str:
+    """Why the Interesse scenario is empty ('' when it is not): no answers yet, or no "ja" among them.
+
+    ``answers`` is the number of municipalities that answered; unknown (None) gets the
+    note that holds either way.
+    """
+    if interest.members:
+        return ""
+    return NO_ANSWERS if answers == 0 else NO_INTEREST
+
+
+def answer_count(roster: Sequence[Municipality]) -> int:
+    """How many municipalities answered the Interessensbekundung, "ja" or "nein"."""
+    return sum(m.interest is not None for m in roster)
 
 
 def assumptions(model: CostModel) -> list[str]:
@@ -69,7 +88,8 @@ def assumptions(model: CostModel) -> list[str]:
 class CostSheetJob:
     """Turns a municipality into (file name, context); scenarios and chart are shared."""
 
-    def __init__(self, campaign: Campaign, model: CostModel, scenarios: list[Scenario], chart):
+    def __init__(self, campaign: Campaign, model: CostModel, scenarios: list[Scenario], chart,
+                 answers: int | None = None):
         self.campaign = campaign
         self.model = model
         self.scenarios = scenarios
@@ -84,7 +104,7 @@ class CostSheetJob:
                 "netto": formatting.money(model.net_cost),
             },
             "annahmen": assumptions(model),
-            "interesse_hinweis": "" if interest.members else NO_ANSWERS,
+            "interesse_hinweis": interest_note(interest, answers),
         }
 
     @staticmethod
@@ -173,7 +193,7 @@ def make_costs(
     from kdigital.inputs import load_inputs, select
     from kdigital.ledger import record_generated
     from kdigital.pdf import convert_and_check
-    from kdigital.output import Staging
+    from kdigital.output import Staging, prune
     from kdigital.render import DocumentTemplate
 
     progress = progress or Progress()
@@ -181,12 +201,13 @@ def make_costs(
     selected = select(inputs.roster, only, ws.roster.name)
     template = DocumentTemplate(ws.template(TEMPLATE))
     scenarios = compute(inputs.cost_model, inputs.roster)
-    probe = CostSheetJob(inputs.campaign, inputs.cost_model, scenarios, None)
+    answers = answer_count(inputs.roster)
+    probe = CostSheetJob(inputs.campaign, inputs.cost_model, scenarios, None, answers)
     sample = probe(selected[0])[1]
     sample["diagramm"] = ""
     template.require_placeholders(sample)
     job = CostSheetJob(inputs.campaign, inputs.cost_model, scenarios,
-                       make_chart(inputs.cost_model, inputs.roster, scenarios))
+                       make_chart(inputs.cost_model, inputs.roster, scenarios), answers)
     folder = ws.outputs / FOLDER
     names = [job.filename(m) for m in selected]
     with Staging(folder) as staging:
@@ -204,18 +225,25 @@ def make_costs(
             expected = {job.filename(m): (inputs.campaign.identifier(KIND, m.ags), None) for m in selected}
             pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
         published = staging.publish(names + [OVERVIEW] + pdfs)
+    # sheets of renamed or removed municipalities, and PDFs of sheets rewritten without --pdf, go
+    removed = prune(folder, published, None if not only else {m.ags for m in selected})
     by_stem = {addressing.file_stem(m): m.ags for m in selected}
     record_generated(ws.root, inputs.campaign.campaign_id, KIND,
                      [(by_stem[p.stem], p) for p in published if p.stem in by_stem], hashes)
     return CostRun(folder, published[:len(names)], published[len(names)], scenarios,
-                   published[len(names) + 1:], failures)
+                   published[len(names) + 1:], failures, answers, removed)
 
 
-def summary_rows(scenarios: list[Scenario]) -> list[tuple[str, str, str, str, str]]:
-    """(scenario, members, population, net cost, rate) per scenario, formatted for the CLI table."""
+def summary_rows(scenarios: list[Scenario], answers: int | None = None) -> list[tuple[str, str, str, str, str]]:
+    """(scenario, members, population, net cost, rate) per scenario, formatted for the CLI table.
+
+    ``answers`` (``CostRun.answers``) tells an empty Interesse scenario without any answers
+    from one with answers but no "ja"; without it the note says what holds in both cases.
+    """
+    empty = "– (keine Rückmeldungen)" if answers == 0 else "– (noch kein „ja“)"
     return [
         (s.label, formatting.integer(len(s.members)), formatting.integer(s.population),
-         formatting.money(s.net_cost), formatting.money(s.rate) if s.rate is not None else "– (keine Rückmeldungen)")
+         formatting.money(s.net_cost), formatting.money(s.rate) if s.rate is not None else empty)
         for s in scenarios
     ]
 
