@@ -275,6 +275,8 @@ def test_archive_writes_volume_manifest_and_originals(workspace, returns):
     assert len(reader.pages) == expected_pages
     texts = page_texts(volume)
     assert "Archiv der Rückläufe" in texts[0] and f"Band {name}" in texts[0]
+    # the cover's lines are complete: wrapped, never cut with '…'
+    assert "(Seite 1 Deckblatt, Seite 2 Verzeichnis)" in texts[0] and "…" not in texts[0]
     index = texts[1]
     assert "Verzeichnis der Rückläufe" in index
     for s in sources:
@@ -310,9 +312,13 @@ def test_archive_writes_volume_manifest_and_originals(workspace, returns):
     # the table
     assert "Rückantwort (IB)" in result.stdout and "Vereinbarung (VB)" in result.stdout
     assert re.search(r"06534014\s+Universitätsstadt Marburg\s+2× \(doppelt\)\s+fehlt", result.stdout)
-    assert re.search(r"06534004\s+Stadt Biedenkopf\s+fehlt\s+fehlt", result.stdout)
+    # a signature page is expected only from those who said ja (14) and the district: 15
+    assert re.search(r"06534004\s+Stadt Biedenkopf\s+fehlt\s+–\n", result.stdout)  # no answer yet
+    assert re.search(r"06534022\s+Gemeinde Wohratal\s+fehlt\s+–\n", result.stdout)  # said nein
+    assert re.search(r"06534002\s+Gemeinde Angelburg\s+fehlt\s+eingegangen\n", result.stdout)  # nein, sent anyway
+    assert re.search(r"06534013\s+Gemeinde Lohra\s+fehlt\s+fehlt\n", result.stdout)  # said ja
     assert re.search(r"06534000\s+Landkreis \(Kreisausschuss\)\s+–\s+eingegangen", result.stdout)
-    assert re.search(r"eingegangen\s+5 von 22\s+3 von 23", result.stdout)
+    assert re.search(r"eingegangen\s+5 von 22\s+2 von 15 \(\+1 nicht erwartet\)", result.stdout)
 
     # the CSV: one row for the volume and one per source
     csv_text = manifest_path.with_suffix("").with_suffix(".manifest.csv").read_bytes()
@@ -412,8 +418,17 @@ def bad_returns(folder: Path) -> dict[str, str]:
     }
 
 
+def agreement_issued(ws) -> None:
+    """Record in the ledger that the agreement's signature pages were generated (as `kdigital agreement` does)."""
+    from kdigital.ledger import Ledger
+
+    with Ledger.open(ws.root) as ledger:
+        ledger.record("generated", ags="06534014", kind="VB", campaign="KD-2022", file="vb.pdf", sha256="0" * 64)
+
+
 def test_bad_files_are_rejected_with_reasons_and_the_rest_archived(workspace, returns):
     expected = bad_returns(returns)
+    agreement_issued(workspace)  # so a bare AGS may be a reply form or a signature page: not assumed
     before = hashes(returns)
     result = invoke("-w", workspace.root, "archive")
     assert result.exit_code == EXIT_REJECTED, result.output
@@ -433,6 +448,10 @@ def test_bad_files_are_rejected_with_reasons_and_the_rest_archived(workspace, re
     assert set(verdicts) == set(expected)
     for name, reason in expected.items():
         assert (verdicts[name]["verdict"] == "rejected") == bool(reason), name
+    # a rejection whose reason names an AGS carries it
+    assert {name: verdicts[name]["ags"] for name in ("06534003.pdf", "KD-2022-IB-06534099.pdf", "leer.pdf",
+                                                    "beide.pdf")} == {
+        "06534003.pdf": "06534003", "KD-2022-IB-06534099.pdf": "06534099", "leer.pdf": None, "beide.pdf": None}
     originals = volume.parent / volume.stem / "originals"
     assert sorted(p.name for p in originals.iterdir()) == sorted(n for n, r in expected.items() if not r)
     assert any("repariert" in n for n in verdicts["KD-2022-IB-06534004 xref.pdf"]["notes"])
@@ -575,7 +594,81 @@ def test_volume_is_not_larger_than_its_sources_plus_the_index(workspace, returns
     assert run.volume.stat().st_size <= sources + len(buffer.getvalue())
 
 
+def test_the_cover_wraps_its_lines_instead_of_cutting_them():
+    from types import SimpleNamespace
+
+    from kdigital.textpages import content
+    from kdigital.volume import VolumeInfo, _cover
+
+    placements = [SimpleNamespace(document=SimpleNamespace(party=SimpleNamespace(ags=f"065340{n % 22 + 1:02d}"),
+                                                           signature=None), duplicate=n >= 22)
+                  for n in range(421)]
+    info = VolumeInfo("KD-2022_2022-04-11_1", "KD-2022", FIXED_TIME, "0.1.0", "Der Kreisausschuss")
+    lines = _cover(info, placements, [], 12, 1275)
+    shown = " ".join(t.text for item in lines for t in item.texts)
+    assert "421 Dokumente von 22 Parteien auf 1275 Seiten (Seite 1 Deckblatt, Seiten 2–13 Verzeichnis)" in shown
+    assert "…".encode("cp1252") not in content(lines)  # nothing cut when drawn
+
+
+def test_text_pages_wrap_long_words_instead_of_cutting_them():
+    from kdigital.textpages import width, wrap
+
+    path = "outputs/archive/KD-2022_2022-04-11_1/originals/" + "Unterordner/" * 12 + "Rückantwort.pdf"
+    lines = wrap(f"Das Original liegt unter {path} im Archiv.", 10, 200)
+    assert len(lines) > 3 and all(width(item, 10) <= 200 for item in lines)
+    assert "".join(lines).replace(" ", "") == f"Das Original liegt unter {path} im Archiv.".replace(" ", "")
+    assert not any("…" in item for item in lines)
+
+
 # --- matching -----------------------------------------------------------------------
+
+
+def test_a_bare_ags_is_a_reply_form_until_an_agreement_was_generated(workspace, returns):
+    text_pdf(returns / "06534011.pdf", "Stadt Kirchhain, 06.04.2022")
+    run = make_archive(workspace)
+    assert run.rejected == []
+    (placement,) = run.placements
+    d = placement.document
+    assert (d.party.ags, d.kind, d.matched_by) == ("06534011", "IB", "AGS im Dateinamen, Dokumentart angenommen")
+    assert d.notes == ("Dokumentart nicht angegeben (weder Dateiname noch Text nennen sie) – als Rückantwort (IB) "
+                       "angenommen, weil noch keine Vereinbarung erzeugt wurde (nichts in outputs/agreement, nichts "
+                       "im Kampagnenprotokoll) – bitte prüfen",)
+
+
+@pytest.mark.parametrize("issued", ["file", "ledger"])
+def test_a_bare_ags_is_rejected_once_an_agreement_was_generated_unless_a_word_names_the_kind(
+        workspace, returns, issued):
+    if issued == "file":
+        text_pdf(workspace.outputs / "agreement" / "unterschriften" / "06534014_marburg_cec14579.pdf", "VB")
+    else:
+        agreement_issued(workspace)
+    text_pdf(returns / "06534011.pdf", "Stadt Kirchhain, 06.04.2022")
+    text_pdf(returns / "06534012.pdf", "Unterschriftenseite (Ausfertigung) zur Vereinbarung")
+    text_pdf(returns / "06534013.pdf", "Rückantwort Interessensbekundung")
+    text_pdf(returns / "06534015 Unterschrift.pdf", "ohne Kennung")
+    text_pdf(returns / "06534016.pdf", "Rückantwort", "Vereinbarung")  # both kinds named: unclear
+    run = make_archive(workspace)
+    found = {p.document.party.ags: (p.document.kind, p.document.matched_by) for p in run.placements}
+    assert found == {"06534012": ("VB", "AGS im Dateinamen, Dokumentart im Text"),
+                     "06534013": ("IB", "AGS im Dateinamen, Dokumentart im Text"),
+                     "06534015": ("VB", "AGS im Dateinamen, Dokumentart im Namen")}
+    where = "outputs/agreement/unterschriften/06534014_marburg_cec14579.pdf" if issued == "file" else \
+        "Kampagnenprotokoll (ledger.sqlite)"
+    reasons = {r.shown: r.reason for r in run.rejected}
+    assert reasons == {
+        "inputs/returns/06534011.pdf": "Dokumentart nicht erkennbar (AGS 06534011 gefunden; weder Dateiname noch Text "
+                                       f"nennen sie): eine Vereinbarung ist bereits erzeugt ({where}), es kann "
+                                       "Rückantwort oder Unterschriftsseite sein – Kennung wie KD-2022-IB-06534011 "
+                                       "oder IB/KB/VB in den Dateinamen aufnehmen",
+        "inputs/returns/06534016.pdf": "Dokumentart nicht erkennbar (AGS 06534016 gefunden; der Text nennt mehrere "
+                                       f"(IB, VB)): eine Vereinbarung ist bereits erzeugt ({where}), es kann "
+                                       "Rückantwort oder Unterschriftsseite sein – Kennung wie KD-2022-IB-06534016 "
+                                       "oder IB/KB/VB in den Dateinamen aufnehmen"}
+    rejected = {Path(s["path"]).name: s["ags"] for s in json.loads(run.manifest.read_text(encoding="utf-8"))["sources"]
+                if s["verdict"] == "rejected"}
+    assert rejected == {"06534011.pdf": "06534011", "06534016.pdf": "06534016"}
+    csv_rows = run.csv.read_text(encoding="utf-8-sig").splitlines()
+    assert any(row.startswith("abgelehnt;inputs/returns/06534011.pdf;") and ";06534011;" in row for row in csv_rows)
 
 
 PARTIES = {a: Party(a, f"Kommune {a}") for a in ("06534001", "06534014")} | {
@@ -669,11 +762,14 @@ def test_ledger_records_returned_and_archived_once_the_volume_is_published(works
     run = make_archive(workspace, now=FIXED_TIME)
     with Ledger.open(workspace.root) as ledger:
         returned, archived = ledger.events("returned"), ledger.events("archived")
+    # the date received goes with the return: the event's own time is when the archive ran
     assert [(e.ags, e.kind, e.campaign, e.file, e.detail) for e in returned] == [
         ("06534003", "IB", "KD-2022", "inputs/returns/AW.eml",
-         {"matched_by": "Text", "pages": [1, 1], "attachment": "Bad Endbach.pdf"}),
+         {"matched_by": "Text", "pages": [1, 1], "attachment": "Bad Endbach.pdf", "received": "2022-03-30",
+          "received_from": "Eingang laut Verzeichnis"}),
         ("06534014", "IB", "KD-2022", "inputs/returns/KD-2022-IB-06534014.pdf",
-         {"matched_by": "Dateiname", "pages": [1, 1]})]
+         {"matched_by": "Dateiname", "pages": [1, 1], "received": "2022-03-30",
+          "received_from": "Eingang laut Verzeichnis"})]
     assert [e.sha256 for e in returned] == [hashlib.sha256((returns / n).read_bytes()).hexdigest()
                                             for n in ("AW.eml", "KD-2022-IB-06534014.pdf")]
     assert [(e.ags, e.file, e.detail) for e in archived] == [

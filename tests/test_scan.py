@@ -175,8 +175,8 @@ def test_scans_as_copiers_make_them_are_matched_by_their_codes(forms, ws):
     returned, archived = events(ws, "returned"), events(ws, "archived")
     assert len(returned) == len(archived) == 5
     first = next(e for e in returned if e.file == "inputs/returns/Scan_20220406_0815.pdf")
-    assert (first.ags, first.kind, first.campaign, first.detail) == (MARBURG, "IB", "KD-2022",
-                                                                     {"matched_by": "QR", "pages": [1, 1]})
+    assert (first.ags, first.kind, first.campaign) == (MARBURG, "IB", "KD-2022")
+    assert {k: first.detail[k] for k in ("matched_by", "pages")} == {"matched_by": "QR", "pages": [1, 1]}
     assert first.sha256 == hashlib.sha256((returns / "Scan_20220406_0815.pdf").read_bytes()).hexdigest()
     assert {e.file for e in archived} == {run.volume.name}
     assert {e.sha256 for e in archived} == {hashlib.sha256(run.volume.read_bytes()).hexdigest()}
@@ -189,7 +189,8 @@ def test_three_municipalities_in_one_scan_are_split(forms, ws):
     returns = ws.inputs / "returns"
     second_page = raster(forms.letters[AMOENEBURG], 2, 200, grey=True)  # a page without a code
     pages = [raster(forms.letters[ags], 3, 200, grey=True) for ags in (MARBURG, AMOENEBURG, FRONHAUSEN)]
-    source = scan(returns / "Scan_20220406_0815.pdf", pages[0], pages[1], second_page, pages[2], dpi=200)
+    # Amöneburg's letter page 2 before its reply form (P=3): the code claims it from Marburg's part
+    source = scan(returns / "Scan_20220406_0815.pdf", pages[0], second_page, pages[1], pages[2], dpi=200)
     before = source.read_bytes()
     run = make_archive(ws)
 
@@ -211,7 +212,7 @@ def test_three_municipalities_in_one_scan_are_split(forms, ws):
         (AMOENEBURG, [2]), (FRONHAUSEN, [4]), (MARBURG, [5])]
     assert len(read_codes(run.volume)) == 2 + 4
     volume_codes = {p.page: p.codes[0].identifier for p in read_codes(run.volume) if p.codes}
-    assert volume_codes == {3: f"KD-2022-IB-{AMOENEBURG}", 5: f"KD-2022-IB-{FRONHAUSEN}",
+    assert volume_codes == {4: f"KD-2022-IB-{AMOENEBURG}", 5: f"KD-2022-IB-{FRONHAUSEN}",
                             6: f"KD-2022-IB-{MARBURG}"}
     by_ags = {s["ags"]: s["volume_pages"] for s in parts}
     assert by_ags == {AMOENEBURG: [3, 4], FRONHAUSEN: [5, 5], MARBURG: [6, 6]}
@@ -220,6 +221,16 @@ def test_three_municipalities_in_one_scan_are_split(forms, ws):
     assert [(e.ags, e.detail["pages"]) for e in returned] == [(MARBURG, [1, 1]), (AMOENEBURG, [2, 3]),
                                                              (FRONHAUSEN, [4, 4])]
     assert {e.file for e in returned} == {"inputs/returns/Scan_20220406_0815.pdf"}
+
+
+def test_whole_letters_stapled_are_split_by_the_page_number_in_their_codes(forms, ws):
+    # two 3-page letters in one scan: pages 1-2 carry no code, page 3 the reply form with P=3
+    pages = [raster(forms.letters[ags], n, 150, grey=True) for ags in (AMOENEBURG, FRONHAUSEN) for n in (1, 2, 3)]
+    scan(ws.inputs / "returns" / "Scan_20220406_0815.pdf", *pages, dpi=150)
+    run = make_archive(ws)
+    assert run.rejected == []
+    assert sorted((s["ags"], s["source_range"], s["notes"]) for s in sources(run)) == [
+        (AMOENEBURG, [1, 3], []), (FRONHAUSEN, [4, 6], [])]
 
 
 def test_intake_shows_the_parts_and_writes_nothing(forms, ws):
@@ -255,7 +266,7 @@ def test_a_code_that_cannot_be_read_falls_back_to_the_file_name(forms, ws):
     (rejected,) = run.rejected
     assert rejected.shown.endswith("Scan_20220406_0815.pdf") and "keine Kennung" in rejected.reason
     (returned,) = events(ws, "returned")
-    assert returned.detail == {"matched_by": "Dateiname", "pages": [1, 1]}
+    assert {k: returned.detail[k] for k in ("matched_by", "pages")} == {"matched_by": "Dateiname", "pages": [1, 1]}
 
 
 def test_a_signature_page_of_an_older_agreement_is_accepted_and_flagged(forms, ws):
@@ -339,9 +350,21 @@ def codes(*pages: str | None) -> list[PageCodes]:
     ((None, None, "KD-2022-IB-06534014;P=3"), [(1, 3, "06534014", ())]),
     # a cover sheet before a form's first page
     ((None, "KD-2022-VB-06534014;P=1"), [(1, 2, "06534014", ("Seite 1 ohne QR-Code",))]),
-    # uncoded pages follow their form; forms in any order
+    # uncoded pages follow their form unless the next code claims them; forms in any order
+    (("KD-2022-IB-06534014;P=3", "KD-2022-VB-06534001;P=1", None, "KD-2022-IB-06534009;P=1"),
+     [(1, 1, "06534014", ()), (2, 3, "06534001", ()), (4, 4, "06534009", ())]),
+    # whole letters stapled: P=3 claims the two uncoded pages before it (Kirchhain, then Lahntal)
+    ((None, None, "KD-2022-IB-06534011;P=3", None, None, "KD-2022-IB-06534012;P=3"),
+     [(1, 3, "06534011", ()), (4, 6, "06534012", ())]),
     (("KD-2022-IB-06534014;P=3", "KD-2022-IB-06534001;P=3", None, None, "KD-2022-IB-06534009;P=3"),
-     [(1, 1, "06534014", ()), (2, 4, "06534001", ()), (5, 5, "06534009", ())]),
+     [(1, 1, "06534014", ()), (2, 2, "06534001", ()), (3, 5, "06534009", ())]),
+    # more uncoded pages than claimed: the rest stays with the form before (its second page)
+    (("KD-2022-VB-06534014;P=1", None, None, None, "KD-2022-IB-06534001;P=3"),
+     [(1, 2, "06534014", ()), (3, 5, "06534001", ())]),
+    # fewer than claimed: the claim takes what is there, never the coded page before
+    (("KD-2022-IB-06534014;P=3", None, "KD-2022-IB-06534001;P=3"), [(1, 1, "06534014", ()), (2, 3, "06534001", ())]),
+    (("KD-2022-VB-06534014;P=1", "KD-2022-VB-06534014;P=2", None, "KD-2022-IB-06534001;P=3"),
+     [(1, 2, "06534014", ()), (3, 4, "06534001", ())]),
     # the same form twice: two documents (a duplicate); P=1 then P=2 of one form: one document
     (("KD-2022-IB-06534014;P=3", "KD-2022-IB-06534014;P=3"), [(1, 1, "06534014", ()), (2, 2, "06534014", ())]),
     (("KD-2022-VB-06534014;P=1", "KD-2022-VB-06534014;P=2"), [(1, 2, "06534014", ())]),

@@ -57,7 +57,7 @@ def campaign(workspace):
                       time=dt.datetime(2022, 4, 6, 9, 30, tzinfo=dt.timezone.utc))
         ledger.record(RETURNED, ags=YES_AGS[0], kind="VB", campaign="KD-2022", file="06534001_vb.pdf",
                       detail={"matched_by": "filename"})
-        # Neither counts: another campaign's form, and the district's own signature page.
+        # Another campaign's form does not count; the district's own signature page does, in its own row.
         ledger.record(RETURNED, ags="06534011", kind="IB", campaign="KD-2019", detail={"matched_by": "qr"})
         ledger.record(RETURNED, ags="06534000", kind="VB", campaign="KD-2022")
     return workspace
@@ -91,7 +91,7 @@ def test_rows_from_answers_and_returns():
     assert rows["00000001"].agreement_returned and not rows["00000001"].reply_returned
     # The first return counts, with how it was recognised.
     assert rows["00000004"].reply_returned and rows["00000004"].matched_by == "Text"
-    assert rows["00000004"].reply_returned_at == events[0].time
+    assert rows["00000004"].reply_received == dt.date(2022, 4, 1)  # no date received recorded: the event's
     assert rows["00000003"].reminded == TODAY
     assert rows["00000001"].name == "Gemeinde Fronhausen"
 
@@ -113,7 +113,12 @@ def test_load_status_of_the_workspace(campaign):
     assert rows[PHONE_AGS].answer == "ja" and not rows[PHONE_AGS].reply_returned
     assert rows["06534011"].overdue  # the other campaign's return does not count
     t = report.totals
-    assert (t.yes, t.no, t.open, t.overdue, t.replies, t.agreements) == (3, 1, 18, 16, 1, 1)
+    assert (t.yes, t.no, t.open, t.overdue, t.replies, t.agreements) == (3, 1, 18, 16, 1, 2)
+    # signature pages are expected from the three that said ja and from the district
+    assert (t.agreements_expected, t.agreements_unexpected) == (4, 0)
+    assert (report.district.ags, report.district.agreement_returned) == ("06534000", True)
+    shown = {r.ags: r.agreement for r in report.all_rows}
+    assert [shown[a] for a in (YES_AGS[0], YES_AGS[1], NO_AGS, "06534000")] == ["ja", "nein", "–", "ja"]
 
 
 # -- the command ---------------------------------------------------------------------------
@@ -124,15 +129,19 @@ def test_status_prints_the_table_and_exits_0(campaign):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert re.split(r"\s{2,}", lines[0]) == ["AGS", "Kommune", "Antwort", "Rückantwort", "Vereinbarung", "überfällig"]
-    table = {line.split()[0]: re.split(r"\s{2,}", line) for line in lines[1:23]}
+    table = {line.split()[0]: re.split(r"\s{2,}", line) for line in lines[1:24]}
     assert table["06534001"] == ["06534001", "Stadt Amöneburg", "ja", "nein", "ja"]
-    assert table["06534002"] == ["06534002", "Gemeinde Angelburg", "nein", "nein", "nein"]
-    assert table["06534004"] == ["06534004", "Stadt Biedenkopf", "offen", "ja", "nein"]
-    assert table["06534011"] == ["06534011", "Stadt Kirchhain", "offen", "nein", "nein", "ÜBERFÄLLIG"]
+    assert table["06534014"] == ["06534014", "Universitätsstadt Marburg", "ja", "nein", "nein"]
+    # a signature page is not expected from those who did not say ja
+    assert table["06534002"] == ["06534002", "Gemeinde Angelburg", "nein", "nein", "–"]
+    assert table["06534004"] == ["06534004", "Stadt Biedenkopf", "offen", "ja", "–"]
+    assert table["06534011"] == ["06534011", "Stadt Kirchhain", "offen", "nein", "–", "ÜBERFÄLLIG"]
+    assert table["06534000"] == ["06534000", "Landkreis (Kreisausschuss)", "–", "–", "ja"]  # the last row
     assert {ags for ags, cells in table.items() if cells[-1] == "ÜBERFÄLLIG"} == OVERDUE_AGS
-    assert lines[24:] == [
+    assert lines[25:] == [
         "22 Kommunen: 3 ja, 1 nein, 18 offen",
-        "Rückantwortformulare eingegangen: 1, Unterschriftenseiten der Vereinbarung: 1",
+        "Rückantwortformulare eingegangen: 1, Unterschriftenseiten der Vereinbarung: 2 von 4 erwartet "
+        "(3 Kommunen mit „ja“ und der Landkreis)",
         "Rückmeldefrist 08.04.2022 (abgelaufen am Stichtag 11.04.2022): 16 überfällig",
     ]
 
@@ -178,14 +187,19 @@ def test_xlsx_reads_back(campaign, tmp_path):
                        "Rückantwort am", "erkannt über", "Unterschriftenseite Vereinbarung",
                        "Unterschriftenseite am", "überfällig", "Erinnerung vom")
     data = {r[0]: r for r in rows[1:]}
-    assert len(data) == 22
+    assert len(data) == 23  # the municipalities and the district
     assert data["06534001"][:5] == ("06534001", "Stadt Amöneburg", "ja", dt.datetime(2022, 3, 28), "nein")
     assert data["06534001"][7] == "ja"
-    # 09:30 UTC is 11:30 in Marburg (summer time).
-    assert data["06534004"][4:7] == ("ja", dt.datetime(2022, 4, 6, 11, 30), "QR-Code")
+    assert data["06534002"][7] == "–" and data["06534014"][7] == "nein"
+    assert data["06534000"][1:3] == ("Landkreis (Kreisausschuss)", "–") and data["06534000"][7] == "ja"
+    # no date received recorded: the day of the event (09:30 UTC is 11:30 in Marburg, the same day)
+    assert data["06534004"][4:7] == ("ja", dt.datetime(2022, 4, 6), "QR-Code")
+    assert sheet.cell(2, 6).number_format == "DD.MM.YYYY"
     assert {ags for ags, r in data.items() if r[9] == "ja"} == OVERDUE_AGS
     summary = dict(wb["Übersicht"].iter_rows(values_only=True))
     assert summary["Kommunen"] == 22 and summary["überfällig"] == 16 and summary["Antwort ja"] == 3
+    assert summary["Unterschriftenseiten Vereinbarung eingegangen"] == 2
+    assert summary["Unterschriftenseiten Vereinbarung erwartet"] == 4
     assert summary["Stichtag"] == dt.datetime(2022, 4, 11)
     assert not list(target.parent.glob(".*"))  # written by rename, no temporary file left
 
@@ -199,7 +213,8 @@ def test_html_is_self_contained(campaign):
     # Nothing to fetch: no src/href attributes, no CSS url(), no @import; only the SVG namespace names a URL.
     assert not re.search(r"\b(src|href)\s*=|url\(|@import", page)
     assert re.findall(r"https?://[^\s\"']+", page) == ["http://www.w3.org/2000/svg"]
-    assert page.count("<tr data-ags=") == 22
+    assert page.count("<tr data-ags=") == 23  # the municipalities and the district
+    assert '<tr data-ags="06534000" class="district">' in page
 
 
 def _chromium() -> str:
@@ -227,12 +242,16 @@ def test_html_in_a_real_browser(campaign, tmp_path):
     dom = _run_chromium(binary, tmp_path / "profile-dom", "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
     html = dom.stdout
-    assert len(re.findall(r'<tr data-ags="\d{8}"', html)) == 22
+    assert len(re.findall(r'<tr data-ags="\d{8}"', html)) == 23
     assert len(re.findall(r'<tr data-ags="\d{8}" class="overdue"', html)) == 16
     assert "Stadt Biedenkopf" in html and "Universitätsstadt Marburg" in html
     assert '<svg id="fortschritt"' in html
     segments = dict(re.findall(r'data-key="([^"]+)" data-count="(\d+)"', html))
     assert segments["ja"] == "3" and segments["nein"] == "1" and segments["überfällig"] == "16"
+    # the agreement bar counts as the tables: 2 of the 4 expected (3 that said ja and the district)
+    assert segments["Seite eingegangen"] == "2"
+    assert "Vereinbarung (4 erwartet)" in html
+    assert "2 von 4 erwartet (3 Kommunen mit „ja“ und der Landkreis)" in html
 
     shot = tmp_path / "stand.png"
     run = _run_chromium(binary, tmp_path / "profile-shot", f"--screenshot={shot}", "--window-size=1200,900",
@@ -250,3 +269,95 @@ def test_html_in_a_real_browser(campaign, tmp_path):
     for hex_colour in ("#2e7d32", "#ef6c00", "#1565c0"):
         rgb_colour = tuple(int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
         assert counts.get(rgb_colour, 0) > 200, f"no {hex_colour} area in the screenshot"
+
+
+# -- dates received, Stichtag, older agreement versions ---------------------------------------
+
+
+ARCHIVE_RUN = dt.datetime(2022, 4, 20, 7, 0, tzinfo=dt.timezone.utc)  # when `kdigital archive` ran
+
+
+def returned(ledger, ags, kind, received, **detail):
+    return ledger.record(RETURNED, ags=ags, kind=kind, campaign="KD-2022", file=f"inputs/returns/{ags}{kind}.pdf",
+                         detail={"matched_by": "QR", "pages": [1, 1], "received": received, **detail},
+                         time=ARCHIVE_RUN)
+
+
+def status_cells(root, day: str, tmp_path) -> tuple[dict, dict, str]:
+    """(text table rows by AGS, workbook rows by AGS, HTML page) of `status --stichtag day`."""
+    result = invoke("-w", root, "status", "--stichtag", day, "--xlsx", tmp_path / "s.xlsx", "--html",
+                    tmp_path / "s.html")
+    assert result.exit_code == 0, result.output
+    table = {line.split()[0]: re.split(r"\s{2,}", line) for line in result.stdout.splitlines()[1:24]}
+    sheet = openpyxl.load_workbook(tmp_path / "s.xlsx")["Status"]
+    workbook = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    return table, workbook, (tmp_path / "s.html").read_text(encoding="utf-8")
+
+
+def html_row(page: str, ags: str) -> str:
+    return re.search(rf'<tr data-ags="{ags}".*?</tr>', page).group(0)
+
+
+def test_returns_show_their_date_received_and_count_from_it(campaign, tmp_path):
+    with Ledger.open(campaign.root) as ledger:
+        returned(ledger, YES_AGS[1], "IB", "2022-04-05")
+        returned(ledger, YES_AGS[1], "VB", "2022-04-12")
+    table, workbook, page = status_cells(campaign.root, "11.04.2022", tmp_path)
+    # the date received, not the day the archive ran (20.04.2022)
+    assert workbook[YES_AGS[1]][4:7] == ("ja", dt.datetime(2022, 4, 5), "QR-Code")
+    assert "<td>05.04.2022</td>" in html_row(page, YES_AGS[1])
+    # received after the Stichtag: not yet there
+    assert table[YES_AGS[1]][3:5] == ["ja", "nein"] and workbook[YES_AGS[1]][7:9] == ("nein", None)
+
+    table, workbook, page = status_cells(campaign.root, "12.04.2022", tmp_path)
+    assert table[YES_AGS[1]][3:5] == ["ja", "ja"] and workbook[YES_AGS[1]][7:9] == ("ja", dt.datetime(2022, 4, 12))
+    assert "<td>12.04.2022</td>" in html_row(page, YES_AGS[1])
+
+
+def test_a_signature_page_of_an_older_version_is_shown_as_such(campaign, tmp_path):
+    flag = "ältere Fassung unterschrieben (Fingerprint 6ce65b7659a7, aktuell eeba7a33f373 laut …)"
+    with Ledger.open(campaign.root) as ledger:
+        returned(ledger, YES_AGS[1], "VB", "2022-04-04", flags=[flag])
+        returned(ledger, PHONE_AGS, "VB", "2022-04-04", flags=[flag])
+        returned(ledger, PHONE_AGS, "VB", "2022-04-07")  # the current version came after it
+    table, workbook, page = status_cells(campaign.root, "11.04.2022", tmp_path)
+    assert table[YES_AGS[1]][4] == "ja (ältere Fassung)" and table[PHONE_AGS][4] == "ja"
+    assert workbook[YES_AGS[1]][7:9] == ("ja (ältere Fassung)", dt.datetime(2022, 4, 4))
+    assert workbook[PHONE_AGS][7:9] == ("ja", dt.datetime(2022, 4, 7))
+    assert "<td>04.04.2022 (ältere Fassung)</td>" in html_row(page, YES_AGS[1])
+    assert "<td>07.04.2022</td>" in html_row(page, PHONE_AGS)
+
+
+def test_returns_archived_before_the_ledger_held_the_date_take_it_from_the_manifest(campaign, tmp_path):
+    import json
+
+    with Ledger.open(campaign.root) as ledger:
+        ledger.record(RETURNED, ags=YES_AGS[1], kind="IB", campaign="KD-2022", file="inputs/returns/scan.pdf",
+                      detail={"matched_by": "QR", "pages": [2, 2]}, time=ARCHIVE_RUN)
+        ledger.record("archived", ags=YES_AGS[1], kind="IB", campaign="KD-2022", file="KD-2022_2022-04-20_1.pdf",
+                      detail={"volume": "KD-2022_2022-04-20_1.pdf", "pages": [3, 3]}, time=ARCHIVE_RUN)
+    folder = campaign.outputs / "archive"
+    folder.mkdir(parents=True)
+    sources = [{"path": "inputs/returns/scan.pdf", "part": None, "ags": other, "kind": "IB", "source_range": pages,
+                "received": received} for other, pages, received in (
+                   (YES_AGS[0], [1, 1], "2022-03-28"), (YES_AGS[1], [2, 2], "2022-03-30"))]
+    (folder / "KD-2022_2022-04-20_1.manifest.json").write_text(json.dumps({"sources": sources}), encoding="utf-8")
+    _, workbook, _ = status_cells(campaign.root, "11.04.2022", tmp_path)
+    assert workbook[YES_AGS[1]][4:6] == ("ja", dt.datetime(2022, 3, 30))
+
+
+def test_archive_then_status_count_from_the_date_received(workspace, tmp_path):
+    import os
+
+    from kdigital.archive import make_archive
+    from test_archive import FIXED_TIME, MTIME, text_pdf
+
+    returns = workspace.inputs / "returns"
+    path = text_pdf(returns / "KD-2022-VB-06534014.pdf", "Unterschriftsseite KD-2022-VB-06534014")
+    os.utime(path, (MTIME, MTIME))  # received 09.04.2022
+    make_archive(workspace, now=FIXED_TIME)  # archived 11.04.2022
+    result = invoke("-w", workspace.root, "status", "--stichtag", "08.04.2022")
+    assert re.search(r"06534014\s+Universitätsstadt Marburg\s+ja\s+nein\s+nein\n", result.stdout)
+    _, workbook, page = status_cells(workspace.root, "11.04.2022", tmp_path)
+    assert workbook["06534014"][7:9] == ("ja", dt.datetime(2022, 4, 9))
+    assert "<td>09.04.2022</td>" in html_row(page, "06534014")

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kdigital.errors import InputError
-from kdigital.identifiers import KINDS, AgreementVersion, Party
+from kdigital.identifiers import DISTRICT_NAME, KINDS, AgreementVersion, Party, Unnamed, district_ags
 from kdigital.intake import Intake, Rejection, ReturnedDocument
 from kdigital.volume import Placement
 
@@ -48,16 +48,36 @@ log = logging.getLogger(__name__)
 
 RETURNS = "returns"  # below inputs/
 FOLDER = "archive"  # below outputs/
-DISTRICT_NAME = "Landkreis (Kreisausschuss)"
 DISTRICT_KIND = "VB"  # the district signs only the agreement
+AGREEMENT_KIND = "VB"  # expected only from participants (Interesse ja) and the district
 
 
 @dataclass(frozen=True)
 class PartyStatus:
-    """What came back from one party: kind -> number of accepted returns."""
+    """What came back from one party: kind -> number of accepted returns, and the kinds expected from it.
+
+    A kind in ``received`` but not in ``expected`` is shown only when it came back
+    anyway (a signature page from a municipality that did not say ja).
+    """
 
     party: Party
     received: dict[str, int]
+    expected: frozenset[str] = frozenset()
+
+    def cell(self, kind: str) -> str:
+        """The table cell for ``kind``: eingegangen, fehlt, 2× (doppelt), or – (not expected)."""
+        count = self.received.get(kind, 0)
+        if count == 0:
+            return "fehlt" if kind in self.expected else "–"
+        return "eingegangen" if count == 1 else f"{count}× (doppelt)"
+
+
+def tally(status: Sequence[PartyStatus], kind: str) -> str:
+    """The total of a kind's column: '7 von 15' (expected parties that returned it, of those expected)."""
+    expected = [s for s in status if kind in s.expected]
+    text = f"{sum(1 for s in expected if s.received.get(kind))} von {len(expected)}"
+    extra = sum(1 for s in status if kind not in s.expected and s.received.get(kind))
+    return text + (f" (+{extra} nicht erwartet)" if extra else "")
 
 
 @dataclass(frozen=True)
@@ -83,13 +103,9 @@ def parties(roster, campaign) -> dict[str, Party]:
     """The parties a return can belong to: every municipality, and the district (AGS <Kreis>000)."""
     from kdigital.addressing import designation
 
-    result = {m.ags: Party(m.ags, designation(m), m.received) for m in roster}
-    key = getattr(campaign, "district_key", "") or ""
-    if not key:
-        prefixes = {ags[:5] for ags in result}
-        key = prefixes.pop() if len(prefixes) == 1 else ""
-    if key:
-        district = f"{key}000"
+    result = {m.ags: Party(m.ags, designation(m), m.received, interest=m.interest) for m in roster}
+    district = district_ags(result, getattr(campaign, "district_key", "") or "")
+    if district:
         result.setdefault(district, Party(district, DISTRICT_NAME, district=True))
     return result
 
@@ -123,7 +139,8 @@ def make_archive(ws, *, returns: Path | None = None, progress=None, now: dt.date
         try:
             intake = read_returns(files, folder, known, campaign, slot.originals, slot.work,
                                   shown=lambda p: _shown(p, ws.root), advance=progress.advance,
-                                  agreement=functools.partial(current_agreement, ws, inputs))
+                                  agreement=functools.partial(current_agreement, ws, inputs),
+                                  unnamed=unnamed_kind(ws, campaign, ledger))
         finally:
             progress.finish()
         kinds, status = status_table(known, intake.documents)
@@ -166,6 +183,7 @@ def classify_returns(ws, *, returns: Path | None = None, progress=None) -> tuple
     require()
     folder, files = _returns(ws, returns)
     known = parties(inputs.roster, inputs.campaign)
+    unnamed = unnamed_kind(ws, inputs.campaign.campaign_id)
     with tempfile.TemporaryDirectory(prefix="kdigital-intake-") as temp:
         originals, work = Path(temp) / "originals", Path(temp) / "work"
         originals.mkdir()
@@ -174,7 +192,7 @@ def classify_returns(ws, *, returns: Path | None = None, progress=None) -> tuple
         try:
             intake = read_returns(files, folder, known, inputs.campaign.campaign_id, originals, work,
                                   shown=lambda p: _shown(p, ws.root), advance=progress.advance,
-                                  agreement=functools.partial(current_agreement, ws, inputs))
+                                  agreement=functools.partial(current_agreement, ws, inputs), unnamed=unnamed)
         finally:
             progress.finish()
     kinds, status = status_table(known, intake.documents)
@@ -193,6 +211,48 @@ def _returns(ws, returns: Path | None) -> tuple[Path, list[Path]]:
     if not files:
         raise InputError(f"Im Eingangsordner {_shown(folder, ws.root)} liegen keine Dateien – nichts zu archivieren.")
     return folder, files
+
+
+def agreement_generated(ws, campaign: str, ledger=None) -> str | None:
+    """Where an agreement for signature shows it was generated, in words; None when nothing does.
+
+    Looked for: a file in ``outputs/agreement`` (the agreement, its signature
+    pages), or a ``generated`` event of kind VB of this campaign in the ledger
+    (``ledger``, else the workspace's, when there is one: it is never created here).
+    """
+    from kdigital import agreement
+    from kdigital.ledger import GENERATED, Ledger
+
+    folder = ws.outputs / agreement.FOLDER
+    if folder.is_dir():
+        found = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "~$")))
+        if found:
+            return _shown(found[0], ws.root)
+    if ledger is None:
+        if not Ledger.exists(ws.root):
+            return None
+        with Ledger.open(ws.root) as opened:
+            events = opened.events(GENERATED, kind=agreement.KIND)
+    else:
+        events = ledger.events(GENERATED, kind=agreement.KIND)
+    if any(e.campaign in (None, campaign) for e in events):
+        return "Kampagnenprotokoll (ledger.sqlite)"
+    return None
+
+
+def unnamed_kind(ws, campaign: str, ledger=None) -> Unnamed:
+    """What a return matched by a bare AGS, its kind named nowhere, becomes.
+
+    Before any agreement was generated only the reply form can come back: it is
+    taken as one, with a note. Afterwards it may as well be a signature page:
+    rejected, with the reason.
+    """
+    generated = agreement_generated(ws, campaign, ledger)
+    if generated is None:
+        return Unnamed("IB", "als Rückantwort (IB) angenommen, weil noch keine Vereinbarung erzeugt wurde (nichts "
+                             "in outputs/agreement, nichts im Kampagnenprotokoll) – bitte prüfen")
+    return Unnamed(None, f"eine Vereinbarung ist bereits erzeugt ({generated}), es kann Rückantwort oder "
+                         "Unterschriftsseite sein")
 
 
 def current_agreement(ws, inputs) -> AgreementVersion | None:
@@ -236,8 +296,9 @@ def record_events(ledger, campaign: str, volume, placements: Sequence[Placement]
     """A ``returned`` and an ``archived`` event per document of a published volume, in one commit.
 
     ``returned``: the source file (workspace-relative as shown), its SHA-256, how it
-    was matched (QR, Dateiname, Text, E-Mail) and the pages of the source the
-    document is. ``archived``: the volume, its SHA-256 and the document's pages in
+    was matched (QR, Dateiname, Text, E-Mail), the pages of the source the
+    document is, and the date received with where it comes from (the event's own
+    time is when the archive ran). ``archived``: the volume, its SHA-256 and the document's pages in
     it. A ledger that fails here records nothing and leaves the published volume
     as it is; the error is reported as a warning.
     """
@@ -245,7 +306,8 @@ def record_events(ledger, campaign: str, volume, placements: Sequence[Placement]
         with ledger.transaction():
             for p in placements:
                 d = p.document
-                detail = {"matched_by": d.route, "pages": list(d.page_range)}
+                detail = {"matched_by": d.route, "pages": list(d.page_range), "received": d.received.isoformat(),
+                          "received_from": d.received_from}
                 if d.part:
                     detail["attachment"] = d.part
                 if d.flags:
@@ -262,7 +324,11 @@ def record_events(ledger, campaign: str, volume, placements: Sequence[Placement]
 
 
 def status_table(known: dict[str, Party], documents: Sequence[ReturnedDocument]):
-    """(kinds, one PartyStatus per party in AGS order): IB always, other kinds once any came back."""
+    """(kinds, one PartyStatus per party in AGS order): IB always, other kinds once any came back.
+
+    Expected from a municipality: every kind shown, except the signature page (VB)
+    from one that did not say ja; from the district only its signature page.
+    """
     counts: dict[tuple[str, str], int] = {}
     for d in documents:
         counts[(d.party.ags, d.kind)] = counts.get((d.party.ags, d.kind), 0) + 1
@@ -273,7 +339,8 @@ def status_table(known: dict[str, Party], documents: Sequence[ReturnedDocument])
         if party.district and DISTRICT_KIND not in kinds:
             continue
         relevant = (DISTRICT_KIND,) if party.district else kinds
-        rows.append(PartyStatus(party, {k: counts.get((ags, k), 0) for k in relevant}))
+        expected = frozenset(k for k in relevant if k != AGREEMENT_KIND or party.signs_agreement)
+        rows.append(PartyStatus(party, {k: counts.get((ags, k), 0) for k in relevant}, expected))
     return kinds, rows
 
 

@@ -33,9 +33,15 @@ def archive(state: _State, returns: Path | None, silent: bool) -> None:
     Liest jede Datei in inputs/returns (PDF, Scans als JPEG/PNG/TIFF, E-Mails
     als .eml mit ihren Anhängen) und ordnet sie über die QR-Codes auf ihren
     Seiten einer Kommune und Dokumentart zu; ein Scan mit Formularen mehrerer
-    Kommunen wird dabei je Formular getrennt. Ohne lesbaren QR-Code zählt die
-    aufgedruckte Kennung (z. B. KD-2022-IB-06534014) im Dateinamen oder im Text
-    oder die AGS im Dateinamen. Eine Unterschriftsseite einer älteren Fassung
+    Kommunen wird dabei je Formular getrennt; ein mitgescannter ganzer Brief
+    bleibt beim Formular, dessen QR-Code ihn als Seiten davor ausweist. Ohne
+    lesbaren QR-Code zählt die aufgedruckte Kennung (z. B.
+    KD-2022-IB-06534014) im Dateinamen oder im Text oder die AGS im
+    Dateinamen; die Dokumentart dazu aus Dateiname oder Text (Rückantwort,
+    Vereinbarung, Unterschrift), sonst – solange keine Vereinbarung erzeugt
+    ist – als Rückantwort angenommen und vermerkt. Die Tabelle am Ende zeigt
+    „–“, wo nichts erwartet wird (Vereinbarung nur von Kommunen mit Interesse
+    „ja“ und vom Landkreis). Eine Unterschriftsseite einer älteren Fassung
     der Vereinbarung wird aufgenommen und gemeldet. Jede Datei wird vor dem
     Zusammenführen geprüft; abgelehnte Dateien werden mit Grund gemeldet und
     bleiben, wo sie sind. Jede aufgenommene Datei wird im Kampagnenprotokoll
@@ -148,25 +154,17 @@ def _span(pages: tuple[int, int]) -> str:
 
 
 def _status_table(run) -> None:
+    from kdigital.archive import AGREEMENT_KIND, tally
+
     heads = ["AGS", "Partei"] + [_KIND_HEADINGS[k] for k in run.kinds]
-    rows = []
-    for status in run.status:
-        cells = [status.party.ags, status.party.name]
-        for kind in run.kinds:
-            if kind not in status.received:
-                cells.append("–")
-            else:
-                count = status.received[kind]
-                cells.append("fehlt" if count == 0 else "eingegangen" if count == 1 else f"{count}× (doppelt)")
-        rows.append(cells)
-    totals = ["", "eingegangen"]
-    for kind in run.kinds:
-        expected = [s for s in run.status if kind in s.received]
-        totals.append(f"{sum(1 for s in expected if s.received[kind])} von {len(expected)}")
-    rows.append(totals)
+    rows = [[s.party.ags, s.party.name] + [s.cell(kind) for kind in run.kinds] for s in run.status]
+    rows.append(["", "eingegangen"] + [tally(run.status, kind) for kind in run.kinds])
     widths = [max(len(r[i]) for r in [heads] + rows) for i in range(len(heads))]
     for row in [heads] + rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if AGREEMENT_KIND in run.kinds:
+        click.echo("– nicht erwartet: die Vereinbarung unterschreiben nur Kommunen mit Interesse „ja“ und der "
+                   "Landkreis")
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -58,6 +58,11 @@ def status(state: _State, today: dt.date | None, xlsx: Path | None, html: Path |
     laut Kampagnenprotokoll eingegangen sind, und ob sie überfällig ist:
     Rückmeldefrist abgelaufen, keine Antwort im Verzeichnis (auch per E-Mail
     oder Telefon eingetragen) und kein Rückantwortformular eingegangen.
+    Die Unterschriftenseite wird nur von Kommunen mit Interesse „ja“ und vom
+    Landkreis (eigene Zeile am Ende) erwartet, sonst steht „–“; eine Seite
+    einer älteren Fassung der Vereinbarung steht als „ja (ältere Fassung)“.
+    Es zählt das Eingangsdatum der Rückläufe: Was nach dem Stichtag
+    eingegangen ist, bleibt unberücksichtigt.
     Ein Bericht: Exit-Status 0, was immer er zeigt. Legt kein
     Kampagnenprotokoll an.
 

@@ -17,16 +17,20 @@ Rules this module keeps:
   but qpdf cannot is rewritten once by pypdf into the work folder, for merging;
   the original copy stays as it came.
 * The QR codes on its pages (``kdigital.scan``) come first: a file with
-  codes is split into one document per coded page and the uncoded pages after
-  it (several municipalities' forms in one scan), each assigned by its code;
+  codes is split into one document per coded page with the uncoded pages its
+  code claims before it (P=n: n−1 pages, a whole letter) and those after it
+  (several municipalities' forms in one scan), each assigned by its code;
   the file itself is kept once. A signature page's code (VB) carries the
   agreement's version and fingerprint: one that differs from the current
   agreement is accepted and flagged ("ältere Fassung unterschrieben").
   A part whose code belongs to no party is rejected on its own.
 * Without a readable code a file belongs to a party by the identifier printed
   on our documents (``<Kampagne-ID>-<KIND>-<AGS>``) in its file name or text
-  layer, or by a roster AGS plus a document kind (code or word) in its file
-  name. Anything else is rejected with the reason, never guessed.
+  layer, or by a roster AGS in its file name plus a document kind: a code or
+  word in the name, else a word in the text layer naming one kind, else the
+  kind the caller allows to assume (``Unnamed``: a reply form while no
+  agreement has been generated), noted. Anything else is rejected with the
+  reason, never guessed; a rejection names the AGS when one was found.
 * A PDF with a signature field whose value has a ``/ByteRange`` is signed; the
   signer names come from the certificates in the signature where readable.
 * The date received is the roster's ``Eingang`` for a reply form (IB: that
@@ -50,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kdigital.batch import default_workers
-from kdigital.identifiers import AgreementVersion, Matcher, Party, Unmatched, route, version_flag
+from kdigital.identifiers import AgreementVersion, Matcher, Party, Unmatched, Unnamed, route, version_flag
 from kdigital.signatures import Signature, read_signature
 
 log = logging.getLogger(__name__)
@@ -113,6 +117,7 @@ class Rejection:
     file_sha256: str
     reason: str
     source_range: tuple[int, int] | None = None  # the pages rejected, when other parts of the file were not
+    ags: str | None = None  # an AGS found on the way (unknown, or without a document kind)
 
     @property
     def where(self) -> str:
@@ -138,7 +143,11 @@ class Intake:
 
 
 class _Reject(Exception):
-    """A file cannot be archived; the message is the reason in plain German."""
+    """A file cannot be archived; the message is the reason in plain German, ``ags`` one found on the way."""
+
+    def __init__(self, message: str, ags: str | None = None):
+        super().__init__(message)
+        self.ags = ags
 
 
 # --- the folder ------------------------------------------------------------------
@@ -167,13 +176,14 @@ class _Context:
 def read_returns(files: Iterable[Path], folder: Path, parties: Mapping[str, Party], campaign_id: str,
                  originals: Path, work: Path, *, shown=str, advance=lambda n: None,
                  agreement: Callable[[], AgreementVersion | None] = lambda: None,
-                 workers: int | None = None) -> Intake:
+                 unnamed: Unnamed = Unnamed(), workers: int | None = None) -> Intake:
     """Copy, check and assign every file; accepted copies stay in ``originals``, rejected ones are removed.
 
     ``shown`` turns a path into the name used in messages; ``work`` receives the
     PDFs made from images and repaired rewrites; ``agreement`` gives the current
     agreement's version and fingerprint, asked for at the first signature page
-    with a code (None: not checked).
+    with a code (None: not checked). ``unnamed`` says what a file matched by a
+    bare AGS whose kind nothing names becomes (default: rejected).
 
     Reading the QR codes of scanned pages takes most of the time (pdfium decoding
     the page images), so several files are read side by side in forked worker
@@ -182,7 +192,7 @@ def read_returns(files: Iterable[Path], folder: Path, parties: Mapping[str, Part
     """
     global _JOB
     files = list(files)
-    context = _Context(Matcher(campaign_id, parties), functools.cache(agreement))
+    context = _Context(Matcher(campaign_id, parties, unnamed), functools.cache(agreement))
     job = (folder, context, originals, work, shown)
     intake = Intake()
     workers = min(workers or default_workers(), len(files))
@@ -267,12 +277,13 @@ def _read_file(path: Path, relative: str, number: int, shown: str, context: _Con
         documents, refused = _check(copy, form, path.name, "", context, work / f"{number}", mtime, None, facts)
     except _Reject as exc:
         copy.unlink()
-        intake.rejected.append(Rejection(path, shown, None, size, sha, sha, str(exc)))
+        intake.rejected.append(Rejection(path, shown, None, size, sha, sha, str(exc), ags=exc.ags))
         return
     if not documents:
         copy.unlink()
     intake.documents += documents
-    intake.rejected += [Rejection(path, shown, None, size, sha, sha, reason, pages) for pages, reason in refused]
+    intake.rejected += [Rejection(path, shown, None, size, sha, sha, reason, pages, ags)
+                        for pages, reason, ags in refused]
 
 
 def _read_mail(path, relative, number, shown, sha, context, originals, work, intake, mtime) -> bool:
@@ -320,13 +331,13 @@ def _read_mail(path, relative, number, shown, sha, context, originals, work, int
                                         facts)
         except _Reject as exc:
             copy.unlink()
-            intake.rejected.append(Rejection(path, shown, name, len(data), part_sha, sha, str(exc)))
+            intake.rejected.append(Rejection(path, shown, name, len(data), part_sha, sha, str(exc), ags=exc.ags))
             continue
         if not documents:
             copy.unlink()
         intake.documents += documents
-        intake.rejected += [Rejection(path, shown, name, len(data), part_sha, sha, reason, pages)
-                            for pages, reason in refused]
+        intake.rejected += [Rejection(path, shown, name, len(data), part_sha, sha, reason, pages, ags)
+                            for pages, reason, ags in refused]
         accepted = accepted or bool(documents)
     if not attachments:
         intake.rejected.append(Rejection(path, shown, None, (originals / relative).stat().st_size, sha, sha,
@@ -336,7 +347,7 @@ def _read_mail(path, relative, number, shown, sha, context, originals, work, int
 
 def _check(copy: Path, form: str, name: str, fallback_text: str, context: _Context, work: Path,
            date: dt.date, date_from: str | None, facts: dict):
-    """Check one file's bytes at ``copy`` and assign it: (documents, [(pages, reason) of rejected parts]).
+    """Check one file's bytes at ``copy`` and assign it: (documents, [(pages, reason, AGS) of rejected parts]).
 
     Raises _Reject with the reason when nothing of the file can be archived.
     """
@@ -357,9 +368,11 @@ def _check(copy: Path, form: str, name: str, fallback_text: str, context: _Conte
                       "brechen nicht zu trennen; bitte je Dokument eine Datei anfordern")
     if not parts:
         try:
-            party, kind, identifier, matched_by = context.matcher.assign(name, text, fallback_text)
+            found = context.matcher.match(name, text, fallback_text)
         except Unmatched as exc:
-            raise _Reject(str(exc))
+            raise _Reject(str(exc), exc.ags)
+        party, kind, identifier, matched_by = found.party, found.kind, found.identifier, found.how
+        notes += found.notes  # a kind assumed, and why
         _warn(where, notes)
         document = ReturnedDocument(pdf=pdf, form=form, party=party, kind=kind, identifier=identifier,
                                     matched_by=matched_by, route=route(matched_by), pages=pages,
@@ -376,8 +389,8 @@ def _check(copy: Path, form: str, name: str, fallback_text: str, context: _Conte
             party, kind, identifier = context.matcher.code(part.code)
         except Unmatched as exc:
             if whole:
-                raise _Reject(str(exc))
-            refused.append(((part.first, part.last), str(exc)))
+                raise _Reject(str(exc), exc.ags)
+            refused.append(((part.first, part.last), str(exc), exc.ags))
             continue
         part_notes = list(part.notes)
         if named and identifier not in named and len(parts) == 1:

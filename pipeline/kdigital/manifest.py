@@ -7,8 +7,10 @@ several documents by its QR codes has one entry per document, each with the
 pages of the source it covers (``source_range``), the codes read
 (``qr_codes``) and what to check (``flags``, e.g. an older agreement signed); the volume's own
 SHA-256; the kdigital version and the time of the run; and per return empty
-fields for the archivist's manual checks. ``.csv`` holds the same rows for a
-spreadsheet (semicolons, UTF-8 with BOM, as German Excel expects).
+fields for the archivist's manual checks. A rejected source has its reason and,
+when the reason names one, the AGS found (``ags``; null otherwise). ``.csv``
+holds the same rows for a spreadsheet (semicolons, UTF-8 with BOM, as German
+Excel expects).
 
 Paths of copies and of the volume are relative to the manifest's folder, so an
 archive folder can be moved as a whole. Source paths are as shown to users:
@@ -86,6 +88,7 @@ def manifest(info: VolumeInfo, volume: VolumeFile, placements: Sequence[Placemen
     for r in rejected:
         sources.append({"path": r.shown, "part": r.part, "size": r.size, "sha256": r.sha256,
                         "file_sha256": r.file_sha256, "verdict": "rejected", "reason": r.reason,
+                        "ags": r.ags,  # the AGS the reason speaks of, when one was found
                         "source_range": list(r.source_range) if r.source_range else None})
     return {
         "format": FORMAT,
@@ -125,7 +128,8 @@ def to_csv(data: dict[str, Any]) -> str:
                     + [""] * len(CHECKS))
     for s in data["sources"]:
         if s["verdict"] == "rejected":
-            writer.writerow(["abgelehnt", s["path"], s["part"] or "", s["size"], s["sha256"]] + [""] * 5
+            writer.writerow(["abgelehnt", s["path"], s["part"] or "", s["size"], s["sha256"], s.get("ags") or ""]
+                            + [""] * 4
                             + [_range(s.get("source_range"))] + [""] * 4
                             + [f"abgelehnt: {s['reason']}", "", ""] + [""] * len(CHECKS))
             continue

@@ -14,12 +14,19 @@ that page rendered again at ``RETRY_DPI``; pages without any code, the common
 case, cost one pass: about 6 ms for a page we printed, 30 ms for an A4 scan in
 grey at 200 dpi, 60 ms in colour at 300 dpi (mostly pdfium decoding the JPEG).
 
-A scan is split at its coded pages (``split``): each part is a coded page and
-the uncoded pages after it (a form may have a second page). Pages before the
-first code belong to the first part: they are the pages before the form in
-its own document (the letter before the reply form, page 3) or a cover sheet.
-A code continues the current part instead of opening a new one when it has the
-same identifier and a higher page number (P=) than the part's last code.
+A scan is split at its coded pages (``split``): each part is a coded page, the
+uncoded pages after it (a form may have a second page) and the uncoded pages
+right before it that its code claims. A code's P=n says the coded page is page
+n of its document, so up to n−1 uncoded pages right before it belong to it: a
+whole letter stapled behind another (pages 1–2 without code, the reply form
+with P=3 on page 3) stays together. Those pages are taken only from the
+previous part's trailing uncoded pages, never from its coded pages; what the
+code does not claim stays with the previous part. Pages before the first code
+belong to the first part: the pages before the form in its own document (the
+letter before the reply form, page 3) or a cover sheet (noted when there are
+more or fewer of them than the code says). A code continues the current part
+instead of opening a new one when it has the same identifier and a higher page
+number (P=) than the part's last code.
 """
 
 from __future__ import annotations
@@ -201,6 +208,7 @@ class _Building:
     code: qr.Code
     codes: list[qr.Code] = field(default_factory=list)
     problem: str | None = None
+    coded: int = 0  # its last page with a code (pages after it are uncoded)
 
     def freeze(self, notes: tuple[str, ...] = ()) -> Part:
         return Part(self.first, self.last, self.code, tuple(self.codes), self.problem, notes)
@@ -219,10 +227,17 @@ def split(pages: Sequence[PageCodes]) -> list[Part]:
         current = parts[-1] if parts else None
         if (len(identifiers) == 1 and current is not None and current.problem is None
                 and current.code.identifier == code.identifier and code.page > current.codes[-1].page):
-            current.last = page.page
+            current.last = current.coded = page.page
             current.codes += [c for c in page.codes if c not in current.codes]
             continue
-        part = _Building(page.page, page.page, code, list(page.codes))
+        first = page.page
+        if current is not None:
+            # P=n: the n−1 uncoded pages before this page are its own; taken from the previous part's
+            # tail, never from its coded pages
+            claimed = min(max(code.page - 1, 0), page.page - 1 - current.coded)
+            first = page.page - claimed
+            current.last = first - 1
+        part = _Building(first, page.page, code, list(page.codes), coded=page.page)
         if len(identifiers) > 1:
             part.problem = (f"Seite {page.page} trägt QR-Codes verschiedener Dokumente ({', '.join(identifiers)}) "
                             "– bitte jedes Formular auf eigene Seiten scannen")

@@ -3,7 +3,8 @@
 Helvetica and Helvetica-Bold are PDF standard fonts: nothing is embedded, and
 with WinAnsiEncoding they cover German umlauts, ß, „“ and –; a character outside
 Windows-1252 prints as '?'. Widths come from Adobe's font metrics, so a long
-name is cut to its column with '…' instead of running into the next one.
+name is cut to its column with '…' (``fit``) or wrapped onto further lines
+(``wrap``) instead of running into the next one.
 The pages are layout only: the same lines always give the same pages, which is
 what lets a caller count index pages before it knows the page numbers.
 """
@@ -100,7 +101,8 @@ def fit(value: str, size: float, limit: float, bold: bool = False) -> str:
 
 
 def wrap(value: str, size: float, limit: float, bold: bool = False) -> list[str]:
-    """``value`` broken into lines of at most ``limit`` points at spaces (overlong words are cut)."""
+    """``value`` broken into lines of at most ``limit`` points at spaces; a word longer than a line
+    (a path, a hash) is broken where it reaches the edge, so nothing is lost."""
     lines: list[str] = []
     current = ""
     for word in value.split():
@@ -110,9 +112,15 @@ def wrap(value: str, size: float, limit: float, bold: bool = False) -> list[str]
             current = word
         else:
             current = candidate
+        while width(current, size, bold) > limit and len(current) > 1:
+            cut = len(current) - 1
+            while cut > 1 and width(current[:cut], size, bold) > limit:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
     if current or not lines:
         lines.append(current)
-    return [fit(item, size, limit, bold) for item in lines]
+    return lines
 
 
 def paginate(body: Sequence[Line], *, first: Sequence[Line] = (), header: Sequence[Line] = ()) -> list[list[Line]]:

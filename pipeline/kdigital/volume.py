@@ -187,9 +187,11 @@ def _cover(info: VolumeInfo, placements: Sequence[Placement], rejected: Sequence
     ]
     lines = [line(text(MARGIN, "Archiv der Rückläufe", size=22, bold=True), height=40),
              line(text(MARGIN, f"Kampagne {info.campaign_id} – Band {info.name}", size=12), height=30)]
-    for label, value in facts:
-        lines.append(line(text(MARGIN, label, size=10, bold=True),
-                          text(MARGIN + 120, value, size=10, width=_FULL_WIDTH - 120), height=16))
+    for label, value in facts:  # wrapped, never cut: the cover is read by people who have nothing else
+        parts = wrap(value, 10, _FULL_WIDTH - 120)
+        for i, part in enumerate(parts):
+            lines.append(line(*([text(MARGIN, label, size=10, bold=True)] if i == 0 else []),
+                              text(MARGIN + 120, part, size=10), height=16 if i == len(parts) - 1 else 13))
     lines.append(line(height=16))
     lines.append(line(text(MARGIN, "Zu diesem Band gehören, im selben Ordner:", size=10, bold=True), height=16))
     for value in (f"{info.name}.manifest.json und .csv – Herkunft, Größe, SHA-256 und Seiten jeder Quelle, "
