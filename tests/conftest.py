@@ -13,7 +13,8 @@ import pytest
 from kdigital.workspace import Workspace, init_workspace, shipped_workspace
 
 REPO = Path(__file__).resolve().parents[1]
-SEED = REPO.parent / "shared" / "seed" / "interessensbekundung-2022.txt"
+# The original letter (../shared/seed/), copied into the repository so that a clean clone tests alone.
+SEED = REPO / "tests" / "resources" / "interessensbekundung-2022.txt"
 
 
 @pytest.fixture

@@ -105,10 +105,17 @@ def test_anlage_1_totals_equal_the_net_cost(five_yes):
 
 
 def test_accession_clause_lists_who_has_not_joined(five_yes):
-    _, run = five_yes
+    from kdigital import addressing
+    from kdigital.inputs import load_inputs
+
+    ws, run = five_yes
     body = " ".join(paragraphs(run.document))
     assert "Zum Zeitpunkt des Abschlusses nicht beteiligt sind: Gemeinde Angelburg" in body
-    assert "Gemeinde Wohratal" not in body.split("nicht beteiligt sind:")[1].split(".")[0]  # Wohratal joined
+    clause = body.split("nicht beteiligt sind:")[1].split(".")[0]
+    roster = load_inputs(ws).roster
+    outside = [addressing.designation(m) for m in roster if m.ags not in YES]
+    assert len(outside) == 17 and all(name in clause for name in outside)
+    assert not [m for m in roster if m.ags in YES and addressing.designation(m) in clause]
 
 
 def test_funding_clause_follows_the_switch(workspace):
@@ -130,9 +137,19 @@ def test_fingerprint_is_stable_and_recomputable(workspace):
     assert (second.version, second.fingerprint) == (first.version, first.fingerprint)
     assert files_under(workspace.outputs) == bytes_first
     assert re.fullmatch(r"[0-9a-f]{12}", first.fingerprint)
-    # Anyone can recompute it: SHA-256 of the body text with the fingerprint left out.
-    text = body_text(first.document.read_bytes()).replace(first.fingerprint, "")
+    # Anyone can recompute it: SHA-256 of the body text (paragraphs in document order, tables
+    # included, one per line) with the fingerprint left out – read here independently of the package.
+    import zipfile
+
+    from lxml import etree
+
+    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+    with zipfile.ZipFile(first.document) as archive:
+        root = etree.fromstring(archive.read("word/document.xml"))
+    lines = ["".join(t.text or "" for t in p.iter(f"{w}t")) for p in root.iter(f"{w}p")]
+    text = "\n".join(lines).replace(first.fingerprint, "")
     assert hashlib.sha256(text.encode("utf-8")).hexdigest()[:12] == first.fingerprint
+    assert text == body_text(first.document.read_bytes()).replace(first.fingerprint, "")
     footer = " ".join(p.text for p in docx.Document(first.document).sections[0].footer.paragraphs)
     assert first.fingerprint in footer and first.version in footer
 
@@ -174,7 +191,8 @@ def test_signature_pages_print_on_one_page(workspace):
     from pypdf import PdfReader
 
     pages = {p.name: len(PdfReader(p).pages) for p in run.pdfs}
-    assert all(n == 1 for name, n in pages.items() if name.startswith("0653"))
+    signature_pages = [n for name, n in pages.items() if name.startswith("0653")]
+    assert signature_pages == [1, 1, 1]  # the district and two municipalities
     assert pages[f"vereinbarung_{run.version}.pdf"] >= 6
 
 
@@ -215,6 +233,9 @@ def test_removed_placeholder_is_caught_by_check(workspace):
     result = CliRunner().invoke(cli, ["-w", str(workspace.root), "check"])
     assert result.exit_code == 1
     assert "vereinbarung.docx" in result.stderr and "{{ kosten.gesamt }}" in result.stderr
+    result = CliRunner().invoke(cli, ["-w", str(workspace.root), "agreement"])
+    assert result.exit_code == 1 and "{{ kosten.gesamt }}" in result.stderr
+    assert not (workspace.outputs / "agreement").exists()
 
 
 def test_shipped_inputs_give_a_valid_agreement(workspace):
@@ -222,3 +243,7 @@ def test_shipped_inputs_give_a_valid_agreement(workspace):
     assert result.exit_code == 0, result.output
     assert "Beteiligte (14):" in result.stdout and "Fingerprint: " in result.stdout
     assert "Netto-Jahreskosten: 295.950,00 €" in result.stdout.replace("\xa0", " ")
+    (document,) = (workspace.outputs / "agreement").glob("vereinbarung_*.docx")
+    body = " ".join(paragraphs(document))
+    assert body.startswith("ENTWURF – zur rechtlichen Prüfung") and "§ 24" in body and "Anlage 1" in body
+    assert len(list((workspace.outputs / "agreement" / "unterschriften").glob("*.docx"))) == 15

@@ -58,8 +58,30 @@ def test_remainder_cents_go_to_the_largest_remainders():
 
 
 def test_fractions_of_a_cent_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a whole number of cents"):
         apportion(Decimal("1.005"), {"a": 1})
+
+
+def test_nothing_to_apportion_over_is_refused():
+    with pytest.raises(ValueError, match="weights add up to zero"):
+        apportion(Decimal("10.00"), {"a": 0, "b": 0})
+    with pytest.raises(ValueError, match="weights add up to zero"):
+        apportion(Decimal("10.00"), {})
+
+
+def test_a_scenario_of_no_inhabitants_is_a_finding(workspace):
+    # The roster admits only positive populations, so this guards other callers of the model
+    # (a roster read elsewhere, a programme's own scenario): a total of zero cannot be apportioned.
+    import dataclasses
+
+    from kdigital.costs import check_against_roster
+
+    inputs = load_inputs(workspace)
+    roster = [dataclasses.replace(m, population=0) if m.ags in inputs.cost_model.scenarios[inputs.cost_model.comparison]
+              else m for m in inputs.roster]
+    findings = check_against_roster(inputs.cost_model, roster, "cost_model.xlsx")
+    assert [f.message for f in findings] == [f"Szenario „{inputs.cost_model.comparison}“ hat zusammen 0 Einwohner/innen"]
+    assert findings[0].sheet == "Szenarien"
 
 
 def test_shipped_scenarios(workspace):

@@ -555,7 +555,7 @@ def test_interrupt_or_crash_leaves_no_partial_volume(workspace, returns, monkeyp
 
     monkeypatch.undo()
     monkeypatch.setattr(kdigital.manifest, "write_manifest", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="Datenträger voll"):
         make_archive(workspace)
     assert list((workspace.outputs / "archive").iterdir()) == []
     assert hashes(returns) == before
@@ -754,7 +754,7 @@ def test_ledger_records_returned_and_archived_once_the_volume_is_published(works
 
     with monkeypatch.context() as patch:  # a run that publishes nothing records nothing
         patch.setattr(kdigital.manifest, "write_manifest", crash)
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="Datenträger voll"):
             make_archive(workspace, now=FIXED_TIME)
     with Ledger.open(workspace.root) as ledger:
         assert ledger.events() == []

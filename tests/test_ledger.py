@@ -72,7 +72,7 @@ def test_unknown_event_or_missing_document_is_a_programming_error(tmp_path):
     with Ledger.open(tmp_path) as ledger:
         with pytest.raises(ValueError, match="unknown ledger event"):
             ledger.record("lost", ags="06534014", kind="IB")
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="ags and kind must not be empty"):
             ledger.record("sent", ags="", kind="IB")
         with pytest.raises(TypeError):
             ledger.record("sent", ags="06534014", kind="IB", recipent="typo@example.org")

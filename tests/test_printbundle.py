@@ -73,7 +73,7 @@ def test_unreadable_document_is_named_and_old_bundle_kept(tmp_path):
 
 
 def test_empty_list_is_a_programming_error(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="mindestens ein Dokument"):
         build_print_bundle([], tmp_path / "x.pdf")
 
 

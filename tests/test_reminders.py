@@ -105,6 +105,7 @@ def test_each_reminder_is_in_the_ledger(campaign):
     with Ledger.open(campaign.root) as ledger:
         events = ledger.events(GENERATED, kind="ER")
     assert [(e.ags, e.file) for e in events] == [(ags, f"{stem}.docx") for ags, stem in sorted(OVERDUE.items())]
+    assert len(run.documents) == len(events) == len(OVERDUE)
     for e, path in zip(events, run.documents):
         assert e.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert e.campaign == "KD-2022"
