@@ -88,7 +88,7 @@ def prune(folder: Path, written: Iterable[Path], ags: Collection[str] | None, *,
     a PDF or draft of a letter just rewritten without PDFs – and would otherwise
     be printed or sent. Other files are never touched.
     """
-    keep = {Path(p).resolve() for p in written}
+    keep = {os.path.normpath(os.path.abspath(p)) for p in written}
     removed = []
     for sub in subfolders:
         directory = folder / sub if sub else folder
@@ -96,8 +96,8 @@ def prune(folder: Path, written: Iterable[Path], ags: Collection[str] | None, *,
             continue
         for path in sorted(directory.iterdir()):
             match = _DOCUMENT.match(path.name)
-            if (match is None or not path.is_file() or path.resolve() in keep
-                    or (ags is not None and match[1] not in ags)):
+            if (match is None or (ags is not None and match[1] not in ags)
+                    or os.path.normpath(os.path.abspath(path)) in keep or not path.is_file()):
                 continue
             path.unlink()
             removed.append(path)
