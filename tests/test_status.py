@@ -18,7 +18,8 @@ from conftest import clear_answers, edit_sheet, roster_row
 from kdigital.cli import cli
 from kdigital.ledger import GENERATED, RETURNED, SENT, Event, Ledger
 from kdigital.letters import example_municipality
-from kdigital.status import StatusRow, build_rows, load_status, render_html
+from kdigital.status import StatusRow, build_rows, load_status
+from kdigital.status_views import render_html
 
 TODAY = dt.date(2022, 4, 11)  # three days after the shipped Rückmeldefrist 08.04.2022
 DEADLINE = dt.date(2022, 4, 8)

@@ -70,17 +70,18 @@ def status(state: _State, today: dt.date | None, xlsx: Path | None, html: Path |
 
         kdigital status --stichtag 11.04.2022 --xlsx stand.xlsx --html stand.html
     """
-    from kdigital import status as stage
+    from kdigital import status_views as views
+    from kdigital.status import load_status
 
     ws = state.workspace()
-    report = stage.load_status(ws, today)
-    for line in stage.text_lines(report):
+    report = load_status(ws, today)
+    for line in views.text_lines(report):
         click.echo(line)
     if xlsx:
-        stage.write_xlsx(report, xlsx.resolve())
+        views.write_xlsx(report, xlsx.resolve())
         click.echo(f"Arbeitsmappe: {_shown(xlsx.resolve(), ws.root)}")
     if html:
-        stage.write_html(report, html.resolve())
+        views.write_html(report, html.resolve())
         click.echo(f"HTML-Seite: {_shown(html.resolve(), ws.root)}")
 
 
