@@ -40,7 +40,6 @@ KIND = "VB"
 FOLDER = "agreement"
 SIGNATURES = "unterschriften"
 TITLE = "Öffentlich-rechtliche Vereinbarung Kompetenzcenter kommunal digital"
-DISTRICT = "Landkreis Marburg-Biedenkopf"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 
 
@@ -105,11 +104,11 @@ def district_party(campaign: Campaign) -> dict[str, Any]:
     """The district as a party: represented by the Kreisausschuss, signed by two of its members."""
     people = [(campaign.head_name, campaign.head_function), (campaign.deputy_name, campaign.deputy_function)]
     return {
-        "name": DISTRICT,
-        "bezeichnung": DISTRICT,
+        "name": campaign.district_name,
+        "bezeichnung": campaign.district_name,
         "ags": f"{campaign.district_key}000",
         "vertretung": representation("Kreisausschuss", people),
-        "ort": "Marburg",
+        "ort": campaign.seat,
         "kennung": campaign.identifier(KIND, f"{campaign.district_key}000"),
         "unterzeichner": [{"name": n, "funktion": f} for n, f in people],
     }
@@ -259,7 +258,8 @@ def make_agreement(
     signature.require_placeholders(probe)
 
     campaign = inputs.campaign
-    properties = document_properties(TITLE, f"{campaign.campaign_id}-{KIND}-{version}", None, "Vereinbarung")
+    properties = document_properties(TITLE, f"{campaign.campaign_id}-{KIND}-{version}", None, "Vereinbarung",
+                                     campaign.district_name)
     draft = template.render({**context, "version": version, "fingerprint": ""})
     fingerprint = fingerprint_of(draft)
     final = {**context, "version": version, "fingerprint": fingerprint}
@@ -269,7 +269,7 @@ def make_agreement(
         page = f"{SIGNATURES}/{party['ags']}_{addressing.slug(party['name'])}_{version}.docx"
         code = qr.image(qr.Code(party["kennung"], 1, version, fingerprint))
         return page, {**final, "partei": party, "qr": code}, document_properties(
-            "Unterschriftenseite " + TITLE, party["kennung"], None, "Unterschriftenseite")
+            "Unterschriftenseite " + TITLE, party["kennung"], None, "Unterschriftenseite", campaign.district_name)
 
     folder = ws.outputs / FOLDER
     with Staging(folder) as staging:

@@ -46,7 +46,14 @@ FIELDS: dict[str, tuple[str, str, bool]] = {
     "head_function": ("Funktion Landrat/Landrätin", "text", False),
     "deputy_name": ("Weiteres Mitglied Kreisausschuss", "text", False),
     "deputy_function": ("Funktion weiteres Mitglied Kreisausschuss", "text", False),
+    # The district itself: in the agreement, the e-mails and every document's author.
+    "district": ("Landkreis", "text", False),
+    "district_seat": ("Sitz des Landkreises", "text", False),
 }
+
+# Used when an older workbook has no keys for the district (it was Marburg-Biedenkopf's tool first).
+DEFAULT_DISTRICT = "Landkreis Marburg-Biedenkopf"
+DEFAULT_SEAT = "Marburg"
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,18 @@ class Campaign:
     head_function: str = ""
     deputy_name: str = ""
     deputy_function: str = ""
+    district: str = ""
+    district_seat: str = ""
+
+    @property
+    def district_name(self) -> str:
+        """'Landkreis Gießen': the ``Landkreis`` key, or Marburg-Biedenkopf for older workbooks."""
+        return self.district or DEFAULT_DISTRICT
+
+    @property
+    def seat(self) -> str:
+        """Where the district signs: the ``Sitz des Landkreises`` key, or Marburg."""
+        return self.district_seat or (DEFAULT_SEAT if not self.district else "")
 
     def identifier(self, kind: str, ags: str) -> str:
         """The printed document identifier, e.g. 'KD-2022-IB-06534014'."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kdigital import addressing, formatting
-from kdigital.campaign import Campaign
+from kdigital.campaign import DEFAULT_DISTRICT, Campaign
 from kdigital.roster import Municipality
 
 
@@ -31,6 +31,8 @@ def campaign_context(campaign: Campaign) -> dict[str, str]:
         "funktion": campaign.signatory_role,
         "einwohner_stichtag": formatting.date(campaign.population_date),
         "einwohner_quelle": campaign.population_source,
+        "landkreis": campaign.district_name,
+        "sitz": campaign.seat,
     }
 
 
@@ -59,17 +61,16 @@ def municipality_context(m: Municipality) -> dict[str, Any]:
     }
 
 
-AUTHOR = "Landkreis Marburg-Biedenkopf – Der Kreisausschuss"
-
-
-def document_properties(title: str, identifier: str, m: Municipality | None, kind: str) -> dict[str, str]:
+def document_properties(title: str, identifier: str, m: Municipality | None, kind: str,
+                        district: str = DEFAULT_DISTRICT) -> dict[str, str]:
     """Core properties of one document (title, author, subject, keywords with identifier and AGS)."""
-    who = addressing.designation(m) if m else "Landkreis Marburg-Biedenkopf"
+    who = addressing.designation(m) if m else district
     # LibreOffice splits keywords at spaces and semicolons: keep each one a single word.
     keywords = [identifier, m.ags if m else identifier.rsplit("-", 1)[-1], kind]
     return {
         "title": f"{title} – {who}",
-        "author": AUTHOR,
+        "author": f"{district} – Der Kreisausschuss",
+        "last_modified_by": f"{district} – Der Kreisausschuss",  # not the template's last editor
         "subject": f"{title}, Kennung {identifier}",
         "keywords": ", ".join(keywords),
         "language": "de-DE",

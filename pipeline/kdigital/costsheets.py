@@ -147,7 +147,8 @@ class CostSheetJob:
             own = [(self.markers[s.key], s.amount(m.ags)) for s in self.scenarios]
             png = self.chart.png(addressing.designation(m), m.population, own)
             context["diagramm"] = Image(png, CHART_WIDTH_MM)
-        return self.filename(m), context, document_properties(TITLE, context["kennung"], m, "Kostenblatt")
+        return self.filename(m), context, document_properties(TITLE, context["kennung"], m, "Kostenblatt",
+                                                                     self.campaign.district_name)
 
 
 def chart_markers(scenarios: list[Scenario]):

@@ -51,7 +51,6 @@ from kdigital.roster import Municipality, is_email
 
 CHANNEL = "E-Mail"
 DEFAULT_SUBJECT = "Interessensbekundung Kompetenzcenter kommunal digital"
-SENDER_PREFIX = "Landkreis Marburg-Biedenkopf – "
 ENV_PASSWORD = "KDIGITAL_SMTP_PASSWORD"
 IDENTIFIER_HEADER = "X-Kdigital-Kennung"
 TIMEZONE = ZoneInfo("Europe/Berlin")
@@ -120,7 +119,7 @@ def draft_bytes(item: MailItem, campaign: Campaign) -> bytes:
     token = digest.hexdigest()
 
     msg = EmailMessage(policy=email.policy.SMTP)
-    msg["From"] = Address(SENDER_PREFIX + campaign.unit, addr_spec=campaign.mailbox)
+    msg["From"] = Address(f"{campaign.district_name} – {campaign.unit}", addr_spec=campaign.mailbox)
     msg["To"] = item.recipient
     msg["Subject"] = campaign.mail_subject or DEFAULT_SUBJECT
     sent = dt.datetime.combine(campaign.letter_date, dt.time(9, 0), tzinfo=TIMEZONE)
@@ -179,7 +178,7 @@ def mail_body(item: MailItem, campaign: Campaign) -> str:
         "",
         campaign.signatory,
         campaign.signatory_role,
-        "Landkreis Marburg-Biedenkopf",
+        campaign.district_name,
         campaign.unit,
         f"Telefon {campaign.phone}",
     ]

@@ -66,7 +66,8 @@ class LetterJob:
         context.update(municipality_context(m))
         identifier = context["kennung"] = self.campaign.identifier(KIND, m.ags)
         context["qr"] = qr.image(qr.Code(identifier, page=PAGES))
-        return self.filename(m), context, document_properties(TITLE, identifier, m, "Interessensbekundung")
+        return self.filename(m), context, document_properties(TITLE, identifier, m, "Interessensbekundung",
+                                                                  self.campaign.district_name)
 
     @staticmethod
     def filename(m: Municipality) -> str:
