@@ -148,3 +148,31 @@ def test_cost_sheets_of_a_removed_municipality_go_and_the_summary_says_so(worksp
     assert not (folder / f"{MARBURG}_marburg.pdf").exists()
     assert "Veraltete Dateien entfernt" in result.output
     assert len(list(folder.glob("*.docx"))) == 22
+
+
+def test_drafts_follow_the_cost_sheets_they_attach(workspace):
+    from kdigital.costsheets import make_costs
+    from kdigital.letters import refresh_drafts
+
+    inputs = load_inputs(workspace)
+    m = next(m for m in inputs.roster if m.ags == MARBURG and m.by_email)
+    stem = addressing.file_stem(m)
+    make_letters(workspace, only=[MARBURG])
+    letters_folder, costs_folder = workspace.outputs / "letters", workspace.outputs / "costs"
+    blank_pdf(letters_folder / f"{stem}.pdf")  # the letter PDF of an earlier --pdf run (stand-in)
+    old_sheet = blank_pdf(costs_folder / f"{stem}.pdf", pages=1)  # an earlier cost sheet PDF
+    (letters_folder / "mail").mkdir()
+    item = MailItem(m.ags, "IB", addressing.designation(m), m.email, addressing.salutation(m),
+                    (letters_folder / f"{stem}.pdf", old_sheet))
+    draft = letters_folder / "mail" / f"{stem}.eml"
+    draft.write_bytes(draft_bytes(item, inputs.campaign))
+
+    def attachments():
+        msg = email.message_from_bytes(draft.read_bytes(), policy=email.policy.default)
+        return [a.get_filename() for a in msg.iter_attachments()]
+
+    assert attachments() == [f"{stem}.pdf", f"{stem}_kostenblatt.pdf"]
+    make_costs(workspace, only=[MARBURG])  # rewrites the sheet without PDF: the old PDF goes
+    assert not old_sheet.exists()
+    assert attachments() == [f"{stem}.pdf"]  # the draft no longer carries the outdated sheet
+    assert refresh_drafts(workspace, inputs.roster, inputs.campaign, {MARBURG}) == [draft]

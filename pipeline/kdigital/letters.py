@@ -191,6 +191,29 @@ def prepare_drafts(folder: Path, ws: Workspace, selected: Sequence[Municipality]
     return [f"{MAIL_FOLDER}/{p.name}" for p in write_drafts(folder / MAIL_FOLDER, items, campaign)]
 
 
+def refresh_drafts(ws: Workspace, roster: Sequence[Municipality], campaign: Campaign,
+                   ags: set[str] | None = None) -> list[Path]:
+    """Rewrite the existing e-mail drafts (of ``ags``; None: all) with the current attachments.
+
+    A draft carries the letter PDF and the cost sheet PDF as they were when it was
+    written; after ``costs`` ran again it would send an outdated cost sheet (or one
+    that was just removed). Drafts are deterministic, so an unchanged one is
+    rewritten byte for byte. Returns the drafts rewritten.
+    """
+    folder = ws.outputs / FOLDER
+    drafts = folder / MAIL_FOLDER
+    if not drafts.is_dir():
+        return []
+    present = {p.name for p in drafts.glob("*.eml")}
+    selected = [m for m in roster if (ags is None or m.ags in ags) and f"{addressing.file_stem(m)}.eml" in present
+                and m.by_email and (folder / f"{addressing.file_stem(m)}.pdf").is_file()]
+    if not selected:
+        return []
+    pdfs = {f"{addressing.file_stem(m)}.pdf" for m in selected}
+    names = prepare_drafts(folder, ws, selected, pdfs, campaign)
+    return [folder / name for name in names]
+
+
 def refresh_print_file(folder: Path, roster: Sequence[Municipality]) -> Path | None:
     """Rebuild the duplex print file from every current letter PDF of a Post recipient; its path.
 
