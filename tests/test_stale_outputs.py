@@ -176,3 +176,20 @@ def test_drafts_follow_the_cost_sheets_they_attach(workspace):
     assert not old_sheet.exists()
     assert attachments() == [f"{stem}.pdf"]  # the draft no longer carries the outdated sheet
     assert refresh_drafts(workspace, inputs.roster, inputs.campaign, {MARBURG}) == [draft]
+
+
+def test_an_outdated_post_letter_stays_out_of_the_print_file_after_only(workspace, caplog):
+    make_letters(workspace)
+    folder = workspace.outputs / "letters"
+    inputs = load_inputs(workspace)
+    post = sorted((m for m in inputs.roster if m.by_post), key=lambda m: m.ags)
+    for m in post:  # the letter PDFs of an earlier --pdf run (stand-ins)
+        blank_pdf(folder / f"{addressing.file_stem(m)}.pdf")
+    changed, chosen = post[1], post[2]
+    edit_sheet(workspace.roster, "Kommunen", {(changed.row, "Vorname"): "Annegret"})  # its letter is now outdated
+    with caplog.at_level("WARNING", logger="kdigital"):
+        run = make_letters(workspace, only=[chosen.ags])
+    titles = [item.title for item in PdfReader(run.print_file).outline]
+    assert f"{changed.ags} {addressing.designation(changed)}" not in titles
+    assert f"{post[0].ags} {addressing.designation(post[0])}" in titles
+    assert any(changed.ags in r.getMessage() and "veraltet" in r.getMessage() for r in caplog.records)

@@ -143,7 +143,8 @@ def make_letters(
     # of letters rewritten without --pdf (they no longer match their letter).
     removed = prune(folder, published, None if not only else {m.ags for m in selected},
                     subfolders=("", MAIL_FOLDER))
-    print_file = refresh_print_file(folder, inputs.roster)
+    outdated = _outdated_letters(folder, template, job, inputs.roster, selected) if only else set()
+    print_file = refresh_print_file(folder, inputs.roster, exclude=outdated)
     n, k = len(names), len(names) + len(pdfs)
     by_stem = {addressing.file_stem(m): m.ags for m in selected}
     record_generated(ws.root, inputs.campaign.campaign_id, KIND,
@@ -214,17 +215,45 @@ def refresh_drafts(ws: Workspace, roster: Sequence[Municipality], campaign: Camp
     return [folder / name for name in names]
 
 
-def refresh_print_file(folder: Path, roster: Sequence[Municipality]) -> Path | None:
+def _outdated_letters(folder: Path, template, job: LetterJob, roster: Sequence[Municipality],
+                      selected: Sequence[Municipality]) -> set[str]:
+    """AGS of Post letters left from earlier runs that the current inputs would write differently.
+
+    After ``--only`` the print file also takes the other municipalities' letters as
+    they are; one written before the roster changed (say, still marked "nur per
+    E-Mail") must not go to print. Rendering is deterministic, so a letter is
+    current exactly when rendering it again gives the same bytes.
+    """
+    chosen = {m.ags for m in selected}
+    outdated = set()
+    for m in roster:
+        stem = addressing.file_stem(m)
+        if m.ags in chosen or not m.by_post or not (folder / f"{stem}.pdf").is_file():
+            continue
+        name, context, properties = job(m)
+        existing = folder / name
+        if not existing.is_file() or existing.read_bytes() != template.render(context, properties):
+            outdated.add(m.ags)
+    for ags in sorted(outdated)[:_SHOWN_WARNINGS]:
+        log.warning("Anschreiben %s ist veraltet (Verzeichnis geändert) und bleibt aus dem Serienbrief – "
+                    "mit „kdigital letters --pdf --only %s“ neu erzeugen", ags, ags)
+    if len(outdated) > _SHOWN_WARNINGS:
+        log.warning("… und %d weitere veraltete Anschreiben", len(outdated) - _SHOWN_WARNINGS)
+    return outdated
+
+
+def refresh_print_file(folder: Path, roster: Sequence[Municipality], exclude: set[str] = frozenset()) -> Path | None:
     """Rebuild the duplex print file from every current letter PDF of a Post recipient; its path.
 
     It always covers all letters in ``folder`` sent by post, in AGS order, also
-    after a run for a few municipalities (``--only``); without any it is removed.
+    after a run for a few municipalities (``--only``), except those in ``exclude``
+    (outdated); without any it is removed.
     """
     from kdigital.printbundle import build_print_bundle
 
     target = folder / PRINT_FILE
     post = [(f"{m.ags} {addressing.designation(m)}", folder / f"{addressing.file_stem(m)}.pdf")
-            for m in sorted(roster, key=lambda m: m.ags) if m.by_post]
+            for m in sorted(roster, key=lambda m: m.ags) if m.by_post and m.ags not in exclude]
     post = [(title, path) for title, path in post if path.is_file()]
     if not post:
         target.unlink(missing_ok=True)
