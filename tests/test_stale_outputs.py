@@ -74,8 +74,9 @@ def test_the_print_file_covers_every_current_post_letter_also_after_a_run_with_o
     titles = [item.title for item in PdfReader(run.print_file).outline]
     assert titles == [f"{m.ags} {addressing.designation(m)}" for m in post[1:]]
     assert len(PdfReader(run.print_file).pages) == 4 * (len(post) - 1)  # 3 pages + 1 blank for duplex
-    make_letters(workspace)  # every letter rewritten without PDF: no print file of old PDFs is left
+    run = make_letters(workspace)  # every letter rewritten without PDF: no print file of old PDFs is left
     assert not (folder / PRINT_FILE).exists()
+    assert folder / PRINT_FILE in run.removed
 
 
 def test_two_drafts_for_one_municipality_stop_sending(workspace, tmp_path):

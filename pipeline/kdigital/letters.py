@@ -144,7 +144,10 @@ def make_letters(
     removed = prune(folder, published, None if not only else {m.ags for m in selected},
                     subfolders=("", MAIL_FOLDER))
     outdated = _outdated_letters(folder, template, job, inputs.roster, selected) if only else set()
+    had_print_file = (folder / PRINT_FILE).is_file()
     print_file = refresh_print_file(folder, inputs.roster, exclude=outdated)
+    if had_print_file and print_file is None:
+        removed.append(folder / PRINT_FILE)  # no current Post letter PDF left to print
     n, k = len(names), len(names) + len(pdfs)
     by_stem = {addressing.file_stem(m): m.ags for m in selected}
     record_generated(ws.root, inputs.campaign.campaign_id, KIND,
