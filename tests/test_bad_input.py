@@ -672,3 +672,11 @@ def test_a_missing_cost_workbook_does_not_hide_the_roster_errors(workspace):
     result = invoke(workspace, "check")
     assert result.exit_code == 1
     assert "Arbeitsmappe nicht gefunden" in result.output and "Einwohner" in result.output
+
+
+def test_a_name_that_repeats_the_kind_is_warned_about(workspace):
+    row = marburg(workspace, Name="Marburg, Universitätsstadt")
+    result = invoke(workspace, "check")
+    assert result.exit_code == 0, result.output
+    assert (f"Zeile {row}, Spalte „Name“: „Marburg, Universitätsstadt“ enthält die Art „Universitätsstadt“"
+            in result.stderr)

@@ -8,6 +8,7 @@ report the problems of all workbooks at once.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -15,6 +16,8 @@ from typing import Any
 
 from kdigital.errors import Finding
 from kdigital.workbook import Row, Table, parse_date, read_table
+
+log = logging.getLogger(__name__)
 
 SHEET = "Kommunen"
 
@@ -89,6 +92,7 @@ def read_roster(wb, source: str, seen_ags: set[str] | None = None) -> tuple[list
     """
     table = read_table(wb, source, SHEET, COLUMNS, SECOND_SIGNATORY)
     municipalities = validate_rows(table)
+    _warn_about_kind_in_name(municipalities, source)
     if seen_ags is not None:
         for row in table.rows:
             value = row.get("AGS")
@@ -99,6 +103,20 @@ def read_roster(wb, source: str, seen_ags: set[str] | None = None) -> tuple[list
     if not table.rows and not table.findings:
         table.findings.append(Finding(source, "Das Blatt enthält keine Kommunen", table.sheet))
     return municipalities, table.findings
+
+
+def _warn_about_kind_in_name(municipalities: list[Municipality], source: str, shown: int = 10) -> None:
+    """Warn where the name repeats the Art, as official lists write it ('Gießen, Universitätsstadt').
+
+    Documents put the Art before the name, which would read 'Universitätsstadt
+    Gießen, Universitätsstadt'. A warning, not an error: the name may be meant so.
+    """
+    found = [m for m in municipalities if m.kind and (m.name.endswith(f", {m.kind}") or m.name.startswith(f"{m.kind} "))]
+    for m in found[:shown]:
+        log.warning("%s, Blatt „%s“, Zeile %d, Spalte „Name“: „%s“ enthält die Art „%s“, die in der Spalte „Art“ "
+                    "steht – in den Dokumenten stünde „%s %s“", source, SHEET, m.row, m.name, m.kind, m.kind, m.name)
+    if len(found) > shown:
+        log.warning("… und %d weitere Namen, die die Art enthalten", len(found) - shown)
 
 
 def validate_rows(table: Table) -> list[Municipality]:
