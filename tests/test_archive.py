@@ -530,6 +530,47 @@ def test_rerun_gives_the_same_pages_and_outline_and_never_overwrites(workspace, 
     assert [strip(s) for s in sources[0]] == [strip(s) for s in sources[1]]
 
 
+def test_status_table_counts_returns_archived_in_an_earlier_volume(workspace, returns):
+    """A second run, its returns folder cleared of what the first archived, agrees with ``kdigital status``."""
+    import shutil
+
+    from kdigital.archive import classify_returns
+    from kdigital.ledger import Ledger
+
+    text_pdf(returns / "KD-2022-IB-06534014.pdf", "Rückantwort")
+    image_file(returns / "KD-2022-VB-06534001.png", seed=20, fmt="PNG")
+    assert invoke("-w", workspace.root, "intake").exit_code == 0
+    assert not Ledger.exists(workspace.root)  # intake only reads: it never creates the ledger
+    first = make_archive(workspace, now=FIXED_TIME)
+    assert first.volume.name == "KD-2022_2022-04-11_1.pdf"
+    shutil.rmtree(returns)
+    text_pdf(returns / "KD-2022-IB-06534003.pdf", "Rückantwort")
+    with Ledger.open(workspace.root) as ledger:  # entered otherwise (no volume), and another campaign's
+        ledger.record("returned", ags="06534009", kind="IB", campaign="KD-2022", file="Fax",
+                      detail={"received": "2022-04-05"})
+        ledger.record("returned", ags="06534010", kind="IB", campaign="KD-2021", file="alt.pdf")
+
+    result = invoke("-w", workspace.root, "archive")
+    assert result.exit_code == 0, result.output
+    earlier = r"früher \(Band KD-2022_2022-04-11_1\)"
+    assert re.search(rf"06534014\s+Universitätsstadt Marburg\s+{earlier}\s+fehlt\n", result.stdout)
+    assert re.search(rf"06534001\s+Stadt Amöneburg\s+fehlt\s+{earlier}\n", result.stdout)  # VB column stays
+    assert re.search(r"06534003\s+Gemeinde Bad Endbach\s+eingegangen\s", result.stdout)  # this run's
+    assert re.search(r"06534009\s+Gemeinde Fronhausen\s+früher \(Eingang 05\.04\.2022\)\s", result.stdout)
+    assert re.search(r"06534010\s+\S.*?\s+fehlt\s", result.stdout)
+    assert re.search(r"eingegangen\s+3 von 22 \(davon 2 früher\)\s+1 von 15 \(davon 1 früher\)\n", result.stdout)
+    assert "früher: laut Kampagnenprotokoll schon in einem früheren Band archiviert" in result.stdout
+
+    # archived again: both, each as what it is; intake reads the same from the ledger
+    (returns / "KD-2022-IB-06534003.pdf").unlink()
+    text_pdf(returns / "KD-2022-IB-06534014.pdf", "Rückantwort")
+    _, kinds, status = classify_returns(workspace)
+    marburg = next(row for row in status if row.party.ags == "06534014")
+    assert kinds == ("IB", "VB") and marburg.cell("IB") == "eingegangen + früher (Band KD-2022_2022-04-11_1)"
+    bad_endbach = next(row for row in status if row.party.ags == "06534003")
+    assert re.fullmatch(r"früher \(Band KD-2022_\d{4}-\d\d-\d\d_1\)", bad_endbach.cell("IB"))
+
+
 def test_interrupt_or_crash_leaves_no_partial_volume(workspace, returns, monkeypatch):
     good_returns(returns)
     before = hashes(returns)

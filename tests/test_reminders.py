@@ -104,7 +104,9 @@ def test_each_reminder_is_in_the_ledger(campaign):
     run = make_reminders(campaign, today=TODAY)
     with Ledger.open(campaign.root) as ledger:
         events = ledger.events(GENERATED, kind="ER")
-    assert [(e.ags, e.file) for e in events] == [(ags, f"{stem}.docx") for ags, stem in sorted(OVERDUE.items())]
+    # the path below the workspace, as the letters, cost sheets and agreement record theirs
+    assert [(e.ags, e.file) for e in events] == [(ags, f"outputs/reminders/{stem}.docx")
+                                                 for ags, stem in sorted(OVERDUE.items())]
     assert len(run.documents) == len(events) == len(OVERDUE)
     for e, path in zip(events, run.documents):
         assert e.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -141,6 +143,50 @@ def test_only_limits_the_overdue(campaign):
                     "--only", RETURNED_AGS)
     assert result.exit_code == 0, result.output
     assert reminder_files(campaign) == ["06534017_rauschenberg.docx"]
+
+
+def answer(ws, ags: str, interest: str = "ja") -> None:
+    edit_sheet(ws.roster, "Kommunen", {(roster_row(ws, ags), "Interesse"): interest,
+                                       (roster_row(ws, ags), "Eingang"): dt.datetime(2022, 4, 12)})
+
+
+def test_rerun_removes_reminders_to_those_who_answered_since(campaign):
+    assert reminder_files(campaign) == [] and invoke("-w", campaign.root, "reminders", "--stichtag",
+                                                     "11.04.2022").exit_code == 0
+    assert reminder_files(campaign) == sorted(f"{stem}.docx" for stem in OVERDUE.values())
+    note = campaign.outputs / "reminders" / "notizen.txt"
+    note.write_text("nicht von kdigital")
+    answer(campaign, "06534011")  # Kirchhain answered after the first reminders
+    result = invoke("-w", campaign.root, "reminders", "--stichtag", "13.04.2022")
+    assert result.exit_code == 0, result.output
+    assert reminder_files(campaign) == ["06534017_rauschenberg.docx", "notizen.txt"]  # other files stay
+    assert re.search(r"Veraltete Dateien entfernt\s+1\s+outputs/reminders\n", result.stdout)
+    # everybody answered: nothing to write, and the last reminder goes as well
+    answer(campaign, "06534017", "nein")
+    run = make_reminders(campaign, today=dt.date(2022, 4, 14))
+    assert run.recipients == [] and [p.name for p in run.removed] == ["06534017_rauschenberg.docx"]
+    assert reminder_files(campaign) == ["notizen.txt"]
+
+
+def test_rerun_without_pdf_removes_the_older_pdf(campaign):
+    folder = campaign.outputs / "reminders"
+    folder.mkdir(parents=True)
+    old_pdf = folder / "06534011_kirchhain.pdf"  # of an earlier run with --pdf, dated 11.04.2022
+    old_pdf.write_bytes(b"%PDF-1.7 Erinnerung vom 11.04.2022")
+    run = make_reminders(campaign, today=dt.date(2022, 4, 13))
+    assert run.removed == [old_pdf] and run.pdfs == []
+    assert reminder_files(campaign) == sorted(f"{stem}.docx" for stem in OVERDUE.values())
+    result = invoke("-w", campaign.root, "reminders", "--stichtag", "13.04.2022")
+    assert result.exit_code == 0 and "Veraltete Dateien entfernt" not in result.stdout  # nothing left to remove
+
+
+def test_only_removes_outdated_reminders_of_the_selected_only(campaign):
+    assert make_reminders(campaign, today=TODAY).documents
+    answer(campaign, "06534011")
+    answer(campaign, "06534017")
+    run = make_reminders(campaign, today=TODAY, only=["06534017"])
+    assert run.recipients == [] and [p.name for p in run.removed] == ["06534017_rauschenberg.docx"]
+    assert reminder_files(campaign) == ["06534011_kirchhain.docx"]  # not selected: left alone
 
 
 def test_missing_reminder_deadline_is_named(campaign):

@@ -186,11 +186,12 @@ def test_xlsx_reads_back(campaign, tmp_path):
     rows = list(sheet.iter_rows(values_only=True))
     assert rows[0] == ("AGS", "Kommune", "Antwort", "Eingang laut Verzeichnis", "Rückantwort eingegangen",
                        "Rückantwort am", "erkannt über", "Unterschriftenseite Vereinbarung",
-                       "Unterschriftenseite am", "überfällig", "Erinnerung vom")
+                       "Unterschriftenseite am", "überfällig", "Erinnerung vom", "Fassung der Unterschriftenseite")
     data = {r[0]: r for r in rows[1:]}
     assert len(data) == 23  # the municipalities and the district
     assert data["06534001"][:5] == ("06534001", "Stadt Amöneburg", "ja", dt.datetime(2022, 3, 28), "nein")
     assert data["06534001"][7] == "ja"
+    assert data["06534001"][11] == "nicht geprüft"  # matched by file name: its version is on record nowhere
     assert data["06534002"][7] == "–" and data["06534014"][7] == "nein"
     assert data["06534000"][1:3] == ("Landkreis (Kreisausschuss)", "–") and data["06534000"][7] == "ja"
     # no date received recorded: the day of the event (09:30 UTC is 11:30 in Marburg, the same day)
@@ -362,3 +363,164 @@ def test_archive_then_status_count_from_the_date_received(workspace, tmp_path):
     _, workbook, page = status_cells(workspace.root, "11.04.2022", tmp_path)
     assert workbook["06534014"][7:9] == ("ja", dt.datetime(2022, 4, 9))
     assert "<td>09.04.2022</td>" in html_row(page, "06534014")
+
+
+# -- a new version of the agreement -----------------------------------------------------------
+
+
+VERSION_A, VERSION_B = "aaaa1111", "bbbb2222"
+FINGERPRINT_A, FINGERPRINT_B = "a1" * 6, "b2" * 6
+
+
+def generated(n: int, ags: str, version: str, day: int, name: str = "") -> Event:
+    """A ``generated`` VB event as ``kdigital agreement`` records it: the version only in the file name."""
+    file = f"outputs/agreement/{name or 'signatures/' + ags + '_kommune'}_{version}.docx"
+    return Event(n, dt.datetime(2022, 4, day, 8, 0, tzinfo=dt.timezone.utc), "KD-2022", ags, "VB", GENERATED,
+                 file=file, sha256="00" * 32)
+
+
+def page(n: int, ags: str, day: int, **detail) -> Event:
+    """A ``returned`` VB event archived on ``day`` (and received then)."""
+    return Event(n, dt.datetime(2022, 4, day, 12, 0, tzinfo=dt.timezone.utc), "KD-2022", ags, "VB", RETURNED,
+                 detail={"matched_by": "QR", "received": f"2022-04-{day:02d}", **detail})
+
+
+def code(ags: str, version: str, fingerprint: str) -> str:
+    return f"KD-2022-VB-{ags};P=1;V={version};F={fingerprint}"
+
+
+def test_only_a_page_of_the_current_agreement_version_counts():
+    base = example_municipality()
+    roster = [replace(base, ags=f"0000000{n}", interest=True) for n in range(1, 7)]
+    events = [generated(1, "00000001", VERSION_A, 1), generated(2, "00000002", VERSION_A, 1),
+              # 1: signed A, archived while A was current (its code says A, no flag then)
+              page(3, "00000001", 2, qr_codes=[code("00000001", VERSION_A, FINGERPRINT_A)]),
+              # 2: signed A, matched by file name only, archived before B existed
+              page(4, "00000002", 3, matched_by="Dateiname"),
+              generated(5, "00000001", VERSION_B, 5), generated(6, "00000003", VERSION_B, 5),
+              # 3: flagged by intake as older when archived after B
+              page(7, "00000003", 6, flags=["ältere Fassung unterschrieben (Version aaaa1111, aktuell bbbb2222 laut "
+                                            "outputs/agreement/vereinbarung_bbbb2222.docx; Vertragstext gleich)"]),
+              # 4: signed B
+              page(8, "00000004", 6, codes=[code("00000004", VERSION_B, FINGERPRINT_B)]),
+              # 5: signed A first, then B: the B page counts
+              page(9, "00000005", 2, qr_codes=[code("00000005", VERSION_A, FINGERPRINT_A)]),
+              page(10, "00000005", 7, qr_codes=[code("00000005", VERSION_B, FINGERPRINT_B)]),
+              # 6: matched by file name after B was generated: version unknown, counts as current
+              page(11, "00000006", 7, matched_by="Dateiname")]
+    rows = by_ags(build_rows(roster, events, DEADLINE, TODAY))
+    older = ["00000001", "00000002", "00000003"]
+    assert [a for a in sorted(rows) if rows[a].agreement_returned] == ["00000004", "00000005", "00000006"]
+    assert [a for a in sorted(rows) if rows[a].agreement_older] == older
+    assert {rows[a].agreement for a in older} == {"ja (ältere Fassung)"}
+    assert rows["00000001"].agreement_version == VERSION_A and rows["00000003"].agreement_version == VERSION_A
+    assert (rows["00000005"].agreement_received, rows["00000005"].agreement_version) == (dt.date(2022, 4, 7),
+                                                                                          VERSION_B)
+    assert rows["00000006"].agreement_unverified and not rows["00000004"].agreement_unverified
+    # the overdue rule is about the reply form alone
+    assert not any(r.overdue for r in rows.values())
+
+    # on a date before B was generated, A is the current version and its pages count
+    rows = by_ags(build_rows(roster, events, DEADLINE, dt.date(2022, 4, 4)))
+    assert [a for a in sorted(rows) if rows[a].agreement_returned] == ["00000001", "00000002", "00000005"]
+    assert rows["00000002"].agreement_unverified and not any(r.agreement_older for r in rows.values())
+
+
+def test_without_a_generated_agreement_only_the_flag_makes_a_page_older():
+    roster = [replace(example_municipality(), ags=f"0000000{n}", interest=True) for n in (1, 2)]
+    events = [page(1, "00000001", 2, flags=["ältere Fassung unterschrieben (Fingerprint a1a1, aktuell b2b2 …)"]),
+              page(2, "00000002", 2, qr_codes=[code("00000002", VERSION_A, FINGERPRINT_A)])]
+    rows = by_ags(build_rows(roster, events, DEADLINE, TODAY))
+    assert (rows["00000001"].agreement_returned, rows["00000001"].agreement_older) == (False, True)
+    assert (rows["00000002"].agreement_returned, rows["00000002"].agreement_older) == (True, False)
+
+
+def test_status_after_a_new_agreement_version_counts_only_its_pages(campaign, tmp_path):
+    """Pages of version A archived before version B was generated: shown as older, not counted, in every view."""
+    import json
+
+    agreement = "outputs/agreement"
+    parties = ("06534000", *YES_AGS, PHONE_AGS)
+    a_run = dt.datetime(2022, 3, 20, 8, 0, tzinfo=dt.timezone.utc)
+    b_run = dt.datetime(2022, 4, 5, 8, 0, tzinfo=dt.timezone.utc)
+    archive_run = dt.datetime(2022, 4, 2, 7, 0, tzinfo=dt.timezone.utc)
+    with Ledger.open(campaign.root) as ledger:
+        for version, when in ((VERSION_A, a_run), (VERSION_B, b_run)):
+            ledger.record(GENERATED, ags="06534000", kind="VB", campaign="KD-2022",
+                          file=f"{agreement}/vereinbarung_{version}.docx", sha256="00" * 32, time=when)
+            for ags in parties:
+                ledger.record(GENERATED, ags=ags, kind="VB", campaign="KD-2022",
+                              file=f"{agreement}/signatures/{ags}_kommune_{version}.docx", sha256="00" * 32, time=when)
+        # Marburg signed A (its code, in the manifest, says so), then B; Fronhausen signed A, matched by file name.
+        for ags, received in ((YES_AGS[1], "2022-03-30"), (PHONE_AGS, "2022-03-31")):
+            ledger.record(RETURNED, ags=ags, kind="VB", campaign="KD-2022", file=f"inputs/returns/{ags}.pdf",
+                          detail={"matched_by": "QR", "pages": [1, 1], "received": received}, time=archive_run)
+            ledger.record("archived", ags=ags, kind="VB", campaign="KD-2022", file="KD-2022_2022-04-02_1.pdf",
+                          detail={"volume": "KD-2022_2022-04-02_1.pdf", "pages": [1, 1]}, time=archive_run)
+        returned(ledger, YES_AGS[1], "VB", "2022-04-08", qr_codes=[code(YES_AGS[1], VERSION_B, FINGERPRINT_B)])
+    folder = campaign.outputs / "archive"
+    folder.mkdir(parents=True)
+    sources = [{"path": f"inputs/returns/{YES_AGS[1]}.pdf", "part": None, "ags": YES_AGS[1], "kind": "VB",
+                "source_range": [1, 1], "received": "2022-03-30",
+                "qr_codes": [code(YES_AGS[1], VERSION_A, FINGERPRINT_A)]},
+               {"path": f"inputs/returns/{PHONE_AGS}.pdf", "part": None, "ags": PHONE_AGS, "kind": "VB",
+                "source_range": [1, 1], "received": "2022-03-31", "qr_codes": []}]
+    (folder / "KD-2022_2022-04-02_1.manifest.json").write_text(json.dumps({"sources": sources}), encoding="utf-8")
+
+    # Before B: every page counts (Amöneburg's and the district's, matched by file name, unchecked).
+    result = invoke("-w", campaign.root, "status", "--stichtag", "04.04.2022")
+    assert f"Unterschriftenseiten der Vereinbarung (Fassung {VERSION_A}): 4 von 4 erwartet" in result.stdout
+    rows = by_ags(load_status(campaign, dt.date(2022, 4, 4)).rows)
+    assert rows[YES_AGS[1]].agreement_version == VERSION_A  # from the manifest's code
+
+    # After B: Marburg's B page counts, Fronhausen's A page does not; Amöneburg and the district
+    # (archived after B, no version on record) count as current.
+    table, workbook, page_html = status_cells(campaign.root, "11.04.2022", tmp_path)
+    assert table[PHONE_AGS][4] == "ja (ältere Fassung)" and table[YES_AGS[1]][4] == "ja"
+    assert table[YES_AGS[0]][4] == "ja" and table["06534000"][4] == "ja"
+    result = invoke("-w", campaign.root, "status", "--stichtag", "11.04.2022")
+    assert (f"Unterschriftenseiten der Vereinbarung (Fassung {VERSION_B}): 3 von 4 erwartet (3 Kommunen mit „ja“ "
+            "und der Landkreis), 1 davon nur in älterer Fassung (neu zu unterschreiben)") in result.stdout
+    assert workbook[PHONE_AGS][7:9] == ("ja (ältere Fassung)", dt.datetime(2022, 3, 31))
+    assert workbook[YES_AGS[1]][7:9] == ("ja", dt.datetime(2022, 4, 8)) and workbook[YES_AGS[1]][11] == VERSION_B
+    summary = dict(openpyxl.load_workbook(tmp_path / "s.xlsx")["Übersicht"].iter_rows(values_only=True))
+    assert summary["Fassung der Vereinbarung"] == VERSION_B
+    assert summary["Unterschriftenseiten Vereinbarung eingegangen"] == 3
+    assert summary["Unterschriftenseiten nur ältere Fassung (neu zu unterschreiben)"] == 1
+    assert "<td>31.03.2022 (ältere Fassung)</td>" in html_row(page_html, PHONE_AGS)
+    assert "<td>08.04.2022</td>" in html_row(page_html, YES_AGS[1])
+    segments = dict(re.findall(r'data-key="([^"]+)" data-count="(\d+)"', page_html))
+    assert (segments["Seite eingegangen"], segments["ältere Fassung"]) == ("3", "1")
+    assert "<td>3 von 4, 1 ältere Fassung</td>" in page_html
+
+
+def test_pages_signed_before_the_agreement_was_regenerated_count_no_more(workspace, tmp_path):
+    """The real commands: sign A's pages, archive them, a new participant makes version B."""
+    import time
+
+    from kdigital.archive import make_archive
+    from test_archive import text_pdf
+
+    clear_answers(workspace)
+    row = roster_row(workspace, YES_AGS[0])
+    edit_sheet(workspace.roster, "Kommunen", {(row, "Interesse"): "ja"})
+    assert invoke("-w", workspace.root, "agreement").exit_code == 0
+    returns = workspace.inputs / "returns"
+    for ags in ("06534000", YES_AGS[0]):
+        text_pdf(returns / f"KD-2022-VB-{ags}.pdf", f"Unterschriftsseite KD-2022-VB-{ags}")
+    make_archive(workspace)
+    today = dt.date.today() + dt.timedelta(days=1)  # whatever the time zone, everything happened by then
+    before = load_status(workspace, today)
+    assert before.totals.agreements == 2 and before.totals.agreements_expected == 2
+
+    # The ledger keeps whole seconds: B is generated in a later second than the archive ran.
+    time.sleep(1.05 - time.time() % 1)
+    edit_sheet(workspace.roster, "Kommunen", {(roster_row(workspace, YES_AGS[1]), "Interesse"): "ja"})
+    result = invoke("-w", workspace.root, "agreement")
+    assert result.exit_code == 0, result.output
+    after = load_status(workspace, today)
+    assert after.agreement_version != before.agreement_version
+    t = after.totals
+    assert (t.agreements, t.agreements_expected, t.agreements_older) == (0, 3, 2)
+    assert {r.ags: r.agreement for r in after.all_rows if r.agreement_expected} == {
+        YES_AGS[0]: "ja (ältere Fassung)", YES_AGS[1]: "nein", "06534000": "ja (ältere Fassung)"}

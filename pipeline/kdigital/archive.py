@@ -11,6 +11,10 @@ plan and write the volume (``volume``) -> hash it, write the manifest
 document in the ledger (``ledger.sqlite``), in one commit, only once the volume
 is published.
 
+The closing status table counts what came back over the whole campaign: this
+run's documents, and the returns the ledger holds from earlier runs (their files
+are usually gone from the returns folder once archived), each shown as such.
+
 Signature pages (VB) are checked against the current agreement
 (``current_agreement``): the newest ``outputs/agreement/vereinbarung_<version>.docx``,
 the one that went out for signature; only when there is none, the agreement
@@ -35,7 +39,7 @@ import os
 import re
 import shutil
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -53,31 +57,65 @@ AGREEMENT_KIND = "VB"  # expected only from participants (Interesse ja) and the 
 
 
 @dataclass(frozen=True)
+class EarlierReturn:
+    """A return the ledger holds from an earlier run: the volume it was archived into, when it came."""
+
+    ags: str
+    kind: str
+    volume: str | None  # the volume's name without .pdf; None for a return recorded without one
+    received: dt.date
+
+    @property
+    def label(self) -> str:
+        """Where to find it: 'Band <name>', else 'Eingang <date>'."""
+        return f"Band {self.volume}" if self.volume else f"Eingang {self.received:%d.%m.%Y}"
+
+
+@dataclass(frozen=True)
 class PartyStatus:
     """What came back from one party: kind -> number of accepted returns, and the kinds expected from it.
 
-    A kind in ``received`` but not in ``expected`` is shown only when it came back
-    anyway (a signature page from a municipality that did not say ja).
+    ``received`` counts this run's documents, ``earlier`` holds per kind the labels
+    of the returns of earlier runs (``EarlierReturn.label``). A kind in
+    ``received`` but not in ``expected`` is shown only when it came back anyway
+    (a signature page from a municipality that did not say ja).
     """
 
     party: Party
     received: dict[str, int]
     expected: frozenset[str] = frozenset()
+    earlier: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def has(self, kind: str) -> bool:
+        """True when ``kind`` came back, in this run or an earlier one."""
+        return bool(self.received.get(kind) or self.earlier.get(kind))
 
     def cell(self, kind: str) -> str:
-        """The table cell for ``kind``: eingegangen, fehlt, 2× (doppelt), or – (not expected)."""
+        """The table cell for ``kind``: eingegangen, 2× (doppelt), früher (Band …), both, fehlt, or – (not expected)."""
         count = self.received.get(kind, 0)
-        if count == 0:
+        earlier = self.earlier.get(kind, ())
+        if count == 0 and not earlier:
             return "fehlt" if kind in self.expected else "–"
-        return "eingegangen" if count == 1 else f"{count}× (doppelt)"
+        parts = []
+        if count:
+            parts.append("eingegangen" if count == 1 else f"{count}× (doppelt)")
+        if earlier:
+            times = f" {len(earlier)}×" if len(earlier) > 1 else ""
+            parts.append(f"früher{times} ({', '.join(dict.fromkeys(earlier))})")
+        return " + ".join(parts)
 
 
 def tally(status: Sequence[PartyStatus], kind: str) -> str:
-    """The total of a kind's column: '7 von 15' (expected parties that returned it, of those expected)."""
+    """The total of a kind's column: '7 von 15' (expected parties that returned it, of those expected).
+
+    Parties counted only for a return of an earlier run are named: '7 von 15 (davon 3 früher)'.
+    """
     expected = [s for s in status if kind in s.expected]
-    text = f"{sum(1 for s in expected if s.received.get(kind))} von {len(expected)}"
-    extra = sum(1 for s in status if kind not in s.expected and s.received.get(kind))
-    return text + (f" (+{extra} nicht erwartet)" if extra else "")
+    returned = [s for s in expected if s.has(kind)]
+    text = f"{len(returned)} von {len(expected)}"
+    earlier = sum(1 for s in returned if not s.received.get(kind))
+    extra = sum(1 for s in status if kind not in s.expected and s.has(kind))
+    return text + (f" (davon {earlier} früher)" if earlier else "") + (f" (+{extra} nicht erwartet)" if extra else "")
 
 
 @dataclass(frozen=True)
@@ -143,7 +181,7 @@ def make_archive(ws, *, returns: Path | None = None, progress=None, now: dt.date
                                   unnamed=unnamed_kind(ws, campaign, ledger))
         finally:
             progress.finish()
-        kinds, status = status_table(known, intake.documents)
+        kinds, status = status_table(known, intake.documents, earlier_returns(ledger, campaign))
         if not intake.documents:
             return ArchiveRun(None, None, None, 0, [], intake.rejected, kinds, status)
         info = VolumeInfo(slot.name, campaign, now, _version(),
@@ -184,6 +222,7 @@ def classify_returns(ws, *, returns: Path | None = None, progress=None) -> tuple
     folder, files = _returns(ws, returns)
     known = parties(inputs.roster, inputs.campaign)
     unnamed = unnamed_kind(ws, inputs.campaign.campaign_id)
+    earlier = read_earlier_returns(ws, inputs.campaign.campaign_id)
     with tempfile.TemporaryDirectory(prefix="kdigital-intake-") as temp:
         originals, work = Path(temp) / "originals", Path(temp) / "work"
         originals.mkdir()
@@ -195,7 +234,7 @@ def classify_returns(ws, *, returns: Path | None = None, progress=None) -> tuple
                                   agreement=functools.partial(current_agreement, ws, inputs), unnamed=unnamed)
         finally:
             progress.finish()
-    kinds, status = status_table(known, intake.documents)
+    kinds, status = status_table(known, intake.documents, earlier)
     return intake, kinds, status
 
 
@@ -312,6 +351,8 @@ def record_events(ledger, campaign: str, volume, placements: Sequence[Placement]
                     detail["attachment"] = d.part
                 if d.flags:
                     detail["flags"] = list(d.flags)
+                if d.codes:  # the QR payloads: which version of the agreement a page was signed in
+                    detail["codes"] = list(d.codes)
                 ledger.record("returned", ags=d.party.ags, kind=d.kind, campaign=campaign, file=d.shown,
                               sha256=d.file_sha256, detail=detail, time=now)
                 ledger.record("archived", ags=d.party.ags, kind=d.kind, campaign=campaign, file=volume.name,
@@ -323,16 +364,57 @@ def record_events(ledger, campaign: str, volume, placements: Sequence[Placement]
                     type(exc).__name__, exc)
 
 
-def status_table(known: dict[str, Party], documents: Sequence[ReturnedDocument]):
+def earlier_returns(ledger, campaign: str) -> list[EarlierReturn]:
+    """The returns of ``campaign`` the ledger holds (``returned`` events), with the volume each went into.
+
+    A return and its ``archived`` event are recorded together with the same time
+    (``record_events``); a ``returned`` event without one (entered otherwise)
+    still counts, shown with its date received. Events without a campaign count
+    too, as in ``kdigital status``. Only reads.
+    """
+    from kdigital.ledger import ARCHIVED, RETURNED
+    from kdigital.status import received_on
+
+    def ours(e) -> bool:
+        return e.campaign in (None, campaign) and e.kind in KINDS
+
+    volumes = {(e.ags, e.kind, e.time): e.detail.get("volume") or e.file
+               for e in ledger.events(ARCHIVED) if ours(e)}
+    result = []
+    for e in ledger.events(RETURNED):
+        if ours(e):
+            volume = volumes.get((e.ags, e.kind, e.time))
+            result.append(EarlierReturn(e.ags, e.kind, Path(volume).stem if volume else None, received_on(e)))
+    return result
+
+
+def read_earlier_returns(ws, campaign: str) -> list[EarlierReturn]:
+    """``earlier_returns`` from the workspace's ledger; none when there is none (it is never created here)."""
+    from kdigital.ledger import Ledger
+
+    if not Ledger.exists(ws.root):
+        return []
+    with Ledger.open(ws.root) as ledger:
+        return earlier_returns(ledger, campaign)
+
+
+def status_table(known: dict[str, Party], documents: Sequence[ReturnedDocument],
+                 earlier: Sequence[EarlierReturn] = ()):
     """(kinds, one PartyStatus per party in AGS order): IB always, other kinds once any came back.
 
-    Expected from a municipality: every kind shown, except the signature page (VB)
-    from one that did not say ja; from the district only its signature page.
+    ``documents`` are this run's, ``earlier`` the returns of earlier runs (from
+    the ledger); both count as received, each shown as what it is. Expected from
+    a municipality: every kind shown, except the signature page (VB) from one
+    that did not say ja; from the district only its signature page.
     """
     counts: dict[tuple[str, str], int] = {}
     for d in documents:
         counts[(d.party.ags, d.kind)] = counts.get((d.party.ags, d.kind), 0) + 1
-    kinds = tuple(k for k in KINDS if k == "IB" or any(kind == k for _, kind in counts))
+    before: dict[tuple[str, str], list[str]] = {}
+    for e in sorted(earlier, key=lambda e: (e.received, e.volume or "")):
+        if e.ags in known:
+            before.setdefault((e.ags, e.kind), []).append(e.label)
+    kinds = tuple(k for k in KINDS if k == "IB" or any(kind == k for _, kind in [*counts, *before]))
     rows = []
     for ags in sorted(known):
         party = known[ags]
@@ -340,7 +422,8 @@ def status_table(known: dict[str, Party], documents: Sequence[ReturnedDocument])
             continue
         relevant = (DISTRICT_KIND,) if party.district else kinds
         expected = frozenset(k for k in relevant if k != AGREEMENT_KIND or party.signs_agreement)
-        rows.append(PartyStatus(party, {k: counts.get((ags, k), 0) for k in relevant}, expected))
+        rows.append(PartyStatus(party, {k: counts.get((ags, k), 0) for k in relevant}, expected,
+                                {k: tuple(before[(ags, k)]) for k in relevant if (ags, k) in before}))
     return kinds, rows
 
 

@@ -40,8 +40,11 @@ def archive(state: _State, returns: Path | None, silent: bool) -> None:
     Dateinamen; die Dokumentart dazu aus Dateiname oder Text (Rückantwort,
     Vereinbarung, Unterschrift), sonst – solange keine Vereinbarung erzeugt
     ist – als Rückantwort angenommen und vermerkt. Die Tabelle am Ende zeigt
-    „–“, wo nichts erwartet wird (Vereinbarung nur von Kommunen mit Interesse
-    „ja“ und vom Landkreis). Eine Unterschriftsseite einer älteren Fassung
+    je Kommune, was bisher eingegangen ist: „eingegangen“ für Rückläufe
+    dieses Laufs, „früher (Band …)“ für Rückläufe, die laut
+    Kampagnenprotokoll schon in einem früheren Band archiviert sind; „–“, wo
+    nichts erwartet wird (Vereinbarung nur von Kommunen mit Interesse „ja“
+    und vom Landkreis). Eine Unterschriftsseite einer älteren Fassung
     der Vereinbarung wird aufgenommen und gemeldet. Jede Datei wird vor dem
     Zusammenführen geprüft; abgelehnte Dateien werden mit Grund gemeldet und
     bleiben, wo sie sind. Jede aufgenommene Datei wird im Kampagnenprotokoll
@@ -162,6 +165,9 @@ def _status_table(run) -> None:
     widths = [max(len(r[i]) for r in [heads] + rows) for i in range(len(heads))]
     for row in [heads] + rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if any(s.earlier for s in run.status):
+        click.echo("eingegangen: in diesem Lauf; früher: laut Kampagnenprotokoll schon in einem früheren Band "
+                   "archiviert (Summen zählen beides)")
     if AGREEMENT_KIND in run.kinds:
         click.echo("– nicht erwartet: die Vereinbarung unterschreiben nur Kommunen mit Interesse „ja“ und der "
                    "Landkreis")

@@ -59,8 +59,12 @@ def status(state: _State, today: dt.date | None, xlsx: Path | None, html: Path |
     Rückmeldefrist abgelaufen, keine Antwort im Verzeichnis (auch per E-Mail
     oder Telefon eingetragen) und kein Rückantwortformular eingegangen.
     Die Unterschriftenseite wird nur von Kommunen mit Interesse „ja“ und vom
-    Landkreis (eigene Zeile am Ende) erwartet, sonst steht „–“; eine Seite
-    einer älteren Fassung der Vereinbarung steht als „ja (ältere Fassung)“.
+    Landkreis (eigene Zeile am Ende) erwartet, sonst steht „–“. Es zählt nur
+    eine Seite der aktuellen Fassung (zuletzt mit „kdigital agreement“
+    erzeugt); eine Seite einer älteren Fassung steht als „ja (ältere
+    Fassung)“, zählt nicht als eingegangen und ist neu zu unterschreiben.
+    Eine Seite ohne lesbare Fassung (z. B. nur über den Dateinamen erkannt)
+    zählt als aktuell; die Arbeitsmappe vermerkt sie als „nicht geprüft“.
     Es zählt das Eingangsdatum der Rückläufe: Was nach dem Stichtag
     eingegangen ist, bleibt unberücksichtigt.
     Ein Bericht: Exit-Status 0, was immer er zeigt. Legt kein
@@ -100,7 +104,10 @@ def reminders(state: _State, today: dt.date | None, only: tuple[str, ...], pdf: 
     Blatt Kampagne (Schlüssel „Erinnerungsfrist“) und einem neuen
     Rückantwortformular mit QR-Code. Jede Erinnerung wird im
     Kampagnenprotokoll vermerkt. Ist niemand überfällig, wird nichts
-    geschrieben.
+    geschrieben. Erinnerungen früherer Läufe, die dieser Lauf nicht neu
+    schreibt (die Kommune hat inzwischen geantwortet, oder ein PDF neben
+    einer ohne --pdf neu geschriebenen Erinnerung), werden entfernt; mit
+    --only nur die der gewählten Kommunen.
 
     Beispiel:
 
@@ -115,6 +122,9 @@ def reminders(state: _State, today: dt.date | None, only: tuple[str, ...], pdf: 
         state_text = "abgelaufen" if run.today > run.deadline else "läuft noch"
         click.echo(f"Keine Kommune überfällig (Rückmeldefrist {formatting.date(run.deadline)}, {state_text} am "
                    f"Stichtag {formatting.date(run.today)}) – keine Erinnerungen geschrieben.")
+        if run.removed:
+            click.echo()
+            _summary([("Veraltete Dateien entfernt", len(run.removed), run.folder)], ws.root)
         return
     click.echo(f"Erinnerungen an {len(run.recipients)} überfällige Kommune(n), neue Frist "
                f"{formatting.date(run.new_deadline)}:")
@@ -124,5 +134,7 @@ def reminders(state: _State, today: dt.date | None, only: tuple[str, ...], pdf: 
     rows = [("Erinnerungen (DOCX)", len(run.documents), run.folder)]
     if pdf:
         rows.append(("Erinnerungen (PDF)", len(run.pdfs), run.folder))
+    if run.removed:
+        rows.append(("Veraltete Dateien entfernt", len(run.removed), run.folder))
     _summary(rows, ws.root)
     _raise_pdf_failures(run.pdf_failures)

@@ -2,8 +2,9 @@
 
 Stage: validated inputs + ledger -> status rows (who is overdue on ``today``) ->
 the letter's contexts plus the reminder's dates -> rendered .docx in
-``outputs/reminders``, published atomically -> one ``generated`` ledger event
-(kind ``ER``) per reminder.
+``outputs/reminders``, published atomically -> the reminders of earlier runs
+this run did not write again removed (``output.prune``) -> one ``generated``
+ledger event (kind ``ER``) per reminder.
 
 The reminder's reply form carries the letter's identifier (``<campaign>-IB-<AGS>``):
 it is the same form, so a returned one is matched like any other reply form.
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Sequence
@@ -38,7 +39,7 @@ DEADLINE_KEY = CAMPAIGN_FIELDS["reminder_deadline"][0]  # "Erinnerungsfrist"
 
 @dataclass(frozen=True)
 class ReminderRun:
-    """What ``make_reminders`` wrote: the reminders, their PDFs, failed PDFs (name -> reason)."""
+    """What ``make_reminders`` wrote: the reminders, their PDFs, failed PDFs (name -> reason), what it removed."""
 
     folder: Path
     recipients: list[Municipality]  # the overdue municipalities a reminder was written for
@@ -48,6 +49,7 @@ class ReminderRun:
     today: dt.date
     deadline: dt.date  # the campaign's Rückmeldefrist
     new_deadline: dt.date | None  # the Erinnerungsfrist the reminders name
+    removed: list[Path] = field(default_factory=list)  # out-of-date reminders of earlier runs
 
 
 def reminder_context(campaign: Campaign, today: dt.date) -> dict[str, str]:
@@ -70,7 +72,7 @@ class ReminderJob(LetterJob):
         name, context, _ = super().__call__(m)
         identifier = context["kennung"]
         context["qr"] = qr.image(qr.Code(identifier, page=PAGES))
-        return name, context, document_properties(TITLE, identifier, m, "Erinnerung")
+        return name, context, document_properties(TITLE, identifier, m, "Erinnerung", self.campaign.district_name)
 
 
 def campaign_findings(campaign: Campaign, today: dt.date, source: str) -> list[Finding]:
@@ -110,14 +112,18 @@ def make_reminders(
     """Write a reminder for every overdue municipality (of ``only``, if given) into ``outputs/reminders``.
 
     Overdue on ``today`` (default: the current date) as ``status.build_rows``
-    decides. Validates inputs, campaign and template first; writes nothing and
-    returns an empty run when nobody is overdue. Each published reminder gets a
-    ``generated`` ledger event (kind ``ER``) with its SHA-256.
+    decides. Validates inputs, campaign and template first; writes nothing when
+    nobody is overdue. Reminders (and their PDFs) of earlier runs that this run
+    did not write again are removed – of every municipality, or with ``only`` of
+    the selected ones: a municipality that has answered since must not be
+    reminded, and a PDF beside a rewritten .docx would be out of date. Each
+    published reminder gets a ``generated`` ledger event (kind ``ER``) with its
+    path below the workspace and its SHA-256.
     """
     from kdigital import status
     from kdigital.batch import render_batch
     from kdigital.inputs import load_inputs, select
-    from kdigital.output import Staging
+    from kdigital.output import Staging, prune
     from kdigital.pdf import convert_and_check
     from kdigital.render import DocumentTemplate
 
@@ -149,8 +155,10 @@ def make_reminders(
     overdue_ags = {r.ags for r in rows if r.overdue}
     recipients = [m for m in selected if m.ags in overdue_ags]
     folder = ws.outputs / FOLDER
+    scope = None if not only else {m.ags for m in selected}
     if not recipients:
-        return ReminderRun(folder, [], [], [], {}, today, campaign.deadline, campaign.reminder_deadline)
+        removed = prune(folder, [], scope)
+        return ReminderRun(folder, [], [], [], {}, today, campaign.deadline, campaign.reminder_deadline, removed)
 
     names = [job.filename(m) for m in recipients]
     with Staging(folder) as staging:
@@ -165,18 +173,25 @@ def make_reminders(
             expected = {job.filename(m): (campaign.identifier(letters.KIND, m.ags), PAGES) for m in recipients}
             pdfs, failures = convert_and_check(staging.path, expected, progress, workers)
         published = staging.publish(names + pdfs)
+    # What this run replaced goes: reminders to municipalities no longer overdue (they answered),
+    # and PDFs of reminders rewritten without --pdf (they carry an older date).
+    removed = prune(folder, published, scope)
     documents, pdf_paths = published[:len(names)], published[len(names):]
     _record(ws, campaign, today, recipients, documents, {p.stem: p for p in pdf_paths})
     return ReminderRun(folder, recipients, documents, pdf_paths, failures, today, campaign.deadline,
-                       campaign.reminder_deadline)
+                       campaign.reminder_deadline, removed)
 
 
 def _record(ws: Workspace, campaign: Campaign, today: dt.date, recipients: Sequence[Municipality],
             documents: Sequence[Path], pdfs: dict[str, Path]) -> None:
-    """One ``generated`` event per published reminder, with the PDF beside it where there is one."""
+    """One ``generated`` event per published reminder, with the PDF beside it where there is one, in one commit.
+
+    Files are stored relative to the workspace, as ``ledger.record_generated`` stores
+    those of the letters, cost sheets and agreement.
+    """
     from kdigital.ledger import GENERATED, Ledger
 
-    with Ledger.open(ws.root) as ledger:
+    with Ledger.open(ws.root) as ledger, ledger.transaction():
         for m, path in zip(recipients, documents):
             detail: dict[str, Any] = {
                 "kennung": campaign.identifier(letters.KIND, m.ags),
@@ -186,9 +201,14 @@ def _record(ws: Workspace, campaign: Campaign, today: dt.date, recipients: Seque
             }
             pdf = pdfs.get(path.stem)
             if pdf is not None:
-                detail["pdf"] = {"file": pdf.name, "sha256": _sha256(pdf)}
+                detail["pdf"] = {"file": _stored(pdf, ws.root), "sha256": _sha256(pdf)}
             ledger.record(GENERATED, ags=m.ags, kind=KIND, campaign=campaign.campaign_id,
-                          file=path.name, sha256=_sha256(path), detail=detail)
+                          file=_stored(path, ws.root), sha256=_sha256(path), detail=detail)
+
+
+def _stored(path: Path, root: Path) -> str:
+    # The same form as ledger.record_generated: relative to the workspace when inside it.
+    return str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
 
 
 def _sha256(path: Path) -> str:

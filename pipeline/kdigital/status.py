@@ -17,17 +17,29 @@ leaves out what was received after it. A return with no date received on
 record (entered by other means) counts, shown with the date of its event. A signature page of the agreement is
 expected from the municipalities that said ja and from the district (its row
 follows the municipalities'); from the others it is shown only when it came
-anyway. One whose code shows an older version of the agreement is marked.
+anyway.
+
+A signature page counts only for the current version of the agreement: the
+version of the newest ``generated`` event of kind VB on the report date (its
+detail, else the file name ``…_<version>.docx``). A page of another version –
+by the code read from it (the event's detail, else the volume's manifest), by
+intake's flag "ältere Fassung unterschrieben", or because it was archived or
+received before the current version was first generated – is shown as
+"ja (ältere Fassung)" and not counted: the party still has to sign the current
+text. A page whose version cannot be told (matched by file name, no code) counts
+as current and is marked as not checked (``agreement_unverified``). Without a
+generated agreement in the ledger only intake's flag makes a page older.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from kdigital import addressing
+from kdigital import addressing, qr
 from kdigital.campaign import Campaign
 from kdigital.identifiers import DISTRICT_NAME, district_ags
 from kdigital.ledger import ARCHIVED, GENERATED, RETURNED, Event
@@ -53,28 +65,37 @@ class StatusRow:
     name: str  # 'Gemeinde Fronhausen'
     answer: str  # ja / nein / offen, from the roster's Interesse ('–' for the district)
     reply_returned: bool  # a reply form (IB) is in the ledger as returned
-    agreement_returned: bool  # an agreement signature page (VB) is in the ledger as returned
+    agreement_returned: bool  # a signature page (VB) of the current agreement version is in the ledger as returned
     overdue: bool
     received: dt.date | None = None  # the roster's Eingang
     reply_received: dt.date | None = None  # date received of the first reply form returned
     matched_by: str = ""  # how that return was recognised: QR code, file name, text
-    agreement_received: dt.date | None = None  # date received of the signature page shown
+    agreement_received: dt.date | None = None  # date received of the signature page shown (current or older)
     reminded: dt.date | None = None  # date of the last reminder written (ledger, kind ER)
     agreement_expected: bool = False  # a participant (Interesse ja) or the district
-    agreement_older: bool = False  # only signature pages of an older version of the agreement came back
+    agreement_older: bool = False  # no page of the current version, only of another one came back (not counted)
+    agreement_unverified: bool = False  # the page counted has no version on record: taken as current
+    agreement_version: str | None = None  # the version of the page shown, where on record
     district: bool = False
+
+    @property
+    def agreement_any(self) -> bool:
+        """A signature page came back, of whatever version."""
+        return self.agreement_returned or self.agreement_older
 
     @property
     def agreement(self) -> str:
         """The signature page in words: ja, ja (ältere Fassung), nein (expected, missing) or – (not expected)."""
         if self.agreement_returned:
-            return f"{YES} ({OLDER_VERSION})" if self.agreement_older else YES
+            return YES
+        if self.agreement_older:
+            return f"{YES} ({OLDER_VERSION})"
         return NO if self.agreement_expected else NOT_EXPECTED
 
 
 @dataclass(frozen=True)
 class Totals:
-    """Counts over all rows; ``agreements`` counts the expected signature pages returned."""
+    """Counts over all rows; ``agreements`` counts the expected signature pages of the current version returned."""
 
     municipalities: int
     yes: int
@@ -84,8 +105,9 @@ class Totals:
     replies: int
     agreements: int
     agreements_expected: int = 0  # the municipalities that said ja, and the district
-    agreements_unexpected: int = 0  # returned anyway by a municipality that did not say ja
+    agreements_unexpected: int = 0  # returned anyway (current version) by a municipality that did not say ja
     district: bool = False  # the district is one of the expected
+    agreements_older: int = 0  # expected, but only a page of another version came back: still to sign
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,7 @@ class StatusReport:
     today: dt.date
     rows: list[StatusRow]
     district: StatusRow | None = None
+    agreement_version: str | None = None  # the current version of the agreement, when one was generated
 
     @property
     def deadline_passed(self) -> bool:
@@ -117,13 +140,16 @@ class StatusReport:
                       sum(r.agreement_returned and r.agreement_expected for r in parties),
                       sum(r.agreement_expected for r in parties),
                       sum(r.agreement_returned and not r.agreement_expected for r in parties),
-                      self.district is not None)
+                      self.district is not None,
+                      sum(r.agreement_older and r.agreement_expected for r in parties))
 
     def agreements_text(self) -> str:
-        """'2 von 4 erwartet (3 Kommunen mit „ja“ und der Landkreis)', and any that came unexpected."""
+        """'2 von 4 erwartet (3 Kommunen mit „ja“ und der Landkreis)', those of an older version, the unexpected."""
         t = self.totals
         who = f"{t.yes} Kommunen mit „ja“" + (" und der Landkreis" if t.district else "")
         text = f"{t.agreements} von {t.agreements_expected} erwartet ({who})"
+        if t.agreements_older:
+            text += f", {t.agreements_older} davon nur in älterer Fassung (neu zu unterschreiben)"
         if t.agreements_unexpected:
             text += f", dazu {t.agreements_unexpected} ohne „ja“"
         return text
@@ -131,10 +157,80 @@ class StatusReport:
 
 @dataclass(frozen=True)
 class _Returns:
-    """The returns that count on the report date: the first reply form and the signature page to show."""
+    """The returns that count on the report date: the first reply form and the signature page to show.
+
+    ``standing`` says per AGS how that page stands against the current version:
+    ``CURRENT``, ``UNVERIFIED`` (no version on record, counts) or ``OLDER``.
+    """
 
     reply: dict[str, Event]
     agreement: dict[str, Event]
+    standing: dict[str, str]
+    version: str | None = None  # the current agreement version, when one was generated
+
+
+CURRENT, UNVERIFIED, OLDER = "current", "unverified", "older"
+_RANK = {CURRENT: 0, UNVERIFIED: 1, OLDER: 2}  # which page a row shows: a current one before an older one
+
+
+@dataclass(frozen=True)
+class _Agreement:
+    """The current agreement on the report date: its version, fingerprint (when on record), first generated."""
+
+    version: str
+    fingerprint: str | None
+    since: dt.datetime  # the first ``generated`` event of this version
+
+
+_VERSION_IN_NAME = re.compile(r"_(?P<version>[0-9a-f]{8})\.(?:docx|pdf)$")
+_FLAG_VERSION = re.compile(r"\bVersion (?P<version>[0-9a-f]+)")
+_FLAG_FINGERPRINT = re.compile(r"\bFingerprint (?P<fingerprint>[0-9a-f]+)")
+
+
+def generated_version(e: Event) -> str | None:
+    """The agreement version a ``generated`` VB event is of: its detail, else its file name (``…_<version>.docx``)."""
+    version = e.detail.get("version")
+    if version:
+        return str(version)
+    match = _VERSION_IN_NAME.search(Path(e.file or "").name)
+    return match["version"] if match else None
+
+
+def current_agreement(events: Iterable[Event], today: dt.date) -> _Agreement | None:
+    """The version of the newest agreement generated by ``today``; None when the ledger shows none."""
+    generated = sorted((e for e in events if e.event == GENERATED and e.kind == AGREEMENT_KIND
+                        and e.time.astimezone(_timezone()).date() <= today and generated_version(e)),
+                       key=lambda e: (e.time, e.id))
+    if not generated:
+        return None
+    newest = generated[-1]
+    version = generated_version(newest)
+    same = [e for e in generated if generated_version(e) == version]
+    fingerprint = next((str(e.detail["fingerprint"]) for e in reversed(same) if e.detail.get("fingerprint")), None)
+    return _Agreement(version, fingerprint, same[0].time)
+
+
+def page_version(e: Event) -> tuple[str | None, str | None]:
+    """(version, fingerprint) a returned signature page is of, as far as its event tells; None for unknown.
+
+    Looked for: ``version``/``fingerprint`` in the detail, the QR codes read from it
+    (``codes``/``qr_codes``, payloads ``…;V=<version>;F=<fingerprint>``), then intake's
+    flag "ältere Fassung unterschrieben (Version …" or "(Fingerprint …".
+    """
+    version = e.detail.get("version") or None
+    fingerprint = e.detail.get("fingerprint") or None
+    codes = e.detail.get("codes") or e.detail.get("qr_codes") or ()
+    for text in [codes] if isinstance(codes, str) else codes:
+        code = qr.parse(str(text))
+        if code and (code.version or code.fingerprint):
+            version, fingerprint = version or code.version, fingerprint or code.fingerprint
+            break
+    for flag in _older_flags(e):
+        if not version and (match := _FLAG_VERSION.search(flag)):
+            version = match["version"]
+        if not fingerprint and (match := _FLAG_FINGERPRINT.search(flag)):
+            fingerprint = match["fingerprint"]
+    return (str(version) if version else None), (str(fingerprint) if fingerprint else None)
 
 
 def recorded_received(e: Event) -> dt.date | None:
@@ -157,14 +253,36 @@ def _received_by(e: Event, today: dt.date) -> bool:
     return recorded is None or recorded <= today
 
 
-def _is_older(e: Event) -> bool:
-    return any(str(flag).startswith(OLDER_VERSION) for flag in e.detail.get("flags") or ())
+def _older_flags(e: Event) -> list[str]:
+    return [str(flag) for flag in e.detail.get("flags") or () if str(flag).startswith(OLDER_VERSION)]
+
+
+def standing(e: Event, current: _Agreement | None) -> str:
+    """How a returned signature page stands against the current agreement: CURRENT, UNVERIFIED or OLDER."""
+    version, fingerprint = page_version(e)
+    if current is None:  # no agreement generated on record: only intake's flag can tell
+        return OLDER if _older_flags(e) else CURRENT if version or fingerprint else UNVERIFIED
+    if version:
+        return CURRENT if version == current.version else OLDER
+    if fingerprint and current.fingerprint:
+        return CURRENT if fingerprint == current.fingerprint else OLDER
+    if _older_flags(e):
+        return OLDER
+    # No version on record: a page archived, or received, before the current version
+    # existed cannot be of it.
+    received = recorded_received(e)
+    if e.time < current.since or (received and received < current.since.astimezone(_timezone()).date()):
+        return OLDER
+    return UNVERIFIED
 
 
 def _returns(events: Iterable[Event], today: dt.date) -> tuple[_Returns, dict[str, dt.date]]:
     """(the returns received by ``today``, AGS -> date of the last reminder)."""
+    events = list(events)
+    current = current_agreement(events, today)
     reply: dict[str, Event] = {}
     agreement: dict[str, Event] = {}
+    standings: dict[str, str] = {}
     reminded: dict[str, dt.date] = {}
     returned = []
     for e in sorted(events, key=lambda e: (e.time, e.id)):
@@ -175,9 +293,23 @@ def _returns(events: Iterable[Event], today: dt.date) -> tuple[_Returns, dict[st
     for e in sorted(returned, key=lambda e: (received_on(e), e.time, e.id)):
         if e.kind == REPLY_KIND:
             reply.setdefault(e.ags, e)
-        elif e.ags not in agreement or (_is_older(agreement[e.ags]) and not _is_older(e)):
+            continue
+        state = standing(e, current)
+        if e.ags not in agreement or _RANK[state] < _RANK[standings[e.ags]]:
             agreement[e.ags] = e  # the first of the current version, else the first one
-    return _Returns(reply, agreement), reminded
+            standings[e.ags] = state
+    return _Returns(reply, agreement, standings, current.version if current else None), reminded
+
+
+def _agreement_fields(returns: _Returns, ags: str) -> dict:
+    """The StatusRow fields of the signature page shown for ``ags``."""
+    page = returns.agreement.get(ags)
+    if page is None:
+        return {"agreement_returned": False}
+    state = returns.standing[ags]
+    return {"agreement_returned": state != OLDER, "agreement_older": state == OLDER,
+            "agreement_unverified": state == UNVERIFIED, "agreement_received": received_on(page),
+            "agreement_version": page_version(page)[0]}
 
 
 def build_rows(roster: Sequence[Municipality], events: Iterable[Event], deadline: dt.date,
@@ -185,29 +317,26 @@ def build_rows(roster: Sequence[Municipality], events: Iterable[Event], deadline
     """One row per municipality, in roster order, from its answer and the ledger's events.
 
     ``events`` may hold anything; only ``returned`` events of kind IB and VB
-    received by ``today`` and ``generated`` events of kind ER count. Events for
-    AGS not in the roster are ignored.
+    received by ``today`` and ``generated`` events of kind ER and VB (the current
+    agreement version) count. Events for AGS not in the roster are ignored.
     """
     returns, reminded = _returns(events, today)
     rows = []
     for m in roster:
         reply = returns.reply.get(m.ags)
-        agreement = returns.agreement.get(m.ags)
         answered = m.interest is not None or m.received is not None
         rows.append(StatusRow(
             ags=m.ags,
             name=addressing.designation(m),
             answer=_ANSWERS[m.interest],
             reply_returned=reply is not None,
-            agreement_returned=agreement is not None,
             overdue=today > deadline and not answered and reply is None,
             received=m.received,
             reply_received=received_on(reply) if reply else None,
             matched_by=_matched_by(reply),
-            agreement_received=received_on(agreement) if agreement else None,
             reminded=reminded.get(m.ags),
             agreement_expected=m.interest is True,
-            agreement_older=agreement is not None and _is_older(agreement),
+            **_agreement_fields(returns, m.ags),
         ))
     return rows
 
@@ -215,12 +344,8 @@ def build_rows(roster: Sequence[Municipality], events: Iterable[Event], deadline
 def district_row(ags: str, events: Iterable[Event], today: dt.date) -> StatusRow:
     """The district's row: it signs the agreement and answers nothing else."""
     returns, _ = _returns(events, today)
-    agreement = returns.agreement.get(ags)
-    return StatusRow(ags=ags, name=DISTRICT_NAME, answer=NOT_EXPECTED, reply_returned=False,
-                     agreement_returned=agreement is not None, overdue=False,
-                     agreement_received=received_on(agreement) if agreement else None,
-                     matched_by="", agreement_expected=True,
-                     agreement_older=agreement is not None and _is_older(agreement), district=True)
+    return StatusRow(ags=ags, name=DISTRICT_NAME, answer=NOT_EXPECTED, reply_returned=False, overdue=False,
+                     matched_by="", agreement_expected=True, district=True, **_agreement_fields(returns, ags))
 
 
 def _reminder_date(e: Event) -> dt.date:
@@ -252,7 +377,7 @@ def _timezone():
 
 
 def read_events(ws: Workspace, campaign_id: str) -> list[Event]:
-    """The ledger's returned and reminder events of this campaign; none when there is no ledger yet.
+    """The ledger's returned, reminder and agreement-generated events of this campaign; none without a ledger.
 
     Events without a campaign count too: the ledger belongs to the workspace, and
     the workspace to one campaign.
@@ -262,18 +387,22 @@ def read_events(ws: Workspace, campaign_id: str) -> list[Event]:
     if not Ledger.exists(ws.root):  # a report must not create the ledger
         return []
     with Ledger.open(ws.root) as ledger:
-        events = ledger.events(RETURNED) + ledger.events(GENERATED, kind=REMINDER_KIND)
+        events = (ledger.events(RETURNED) + ledger.events(GENERATED, kind=REMINDER_KIND)
+                  + ledger.events(GENERATED, kind=AGREEMENT_KIND))
         archived = ledger.events(ARCHIVED)
     events = [e for e in events if e.campaign in (None, campaign_id)]
     return _with_received_dates(ws, events, archived)
 
 
 def _with_received_dates(ws: Workspace, events: list[Event], archived: list[Event]) -> list[Event]:
-    """``events`` with the date received of returns recorded before the ledger held it, from the manifests.
+    """``events`` with what the ledger does not hold of a return taken from the volume's manifest.
 
-    A ``returned`` event and the ``archived`` event of the same run share its time;
-    the latter names the volume, whose manifest records the date received of each
-    source. Where neither has it, the day of archiving stands in (``received_on``).
+    That is the date received (returns recorded before the ledger held it) and,
+    for a signature page, the QR codes read from it (``qr_codes``: they carry
+    the agreement version it was signed in). A ``returned`` event and the
+    ``archived`` event of the same run share its time; the latter names the
+    volume, whose manifest records both for each source. Where neither has the
+    date, the day of archiving stands in (``received_on``).
     """
     import json
     from dataclasses import replace
@@ -282,7 +411,10 @@ def _with_received_dates(ws: Workspace, events: list[Event], archived: list[Even
     manifests: dict[str, list[dict]] = {}
     result = []
     for e in events:
-        volume = volumes.get((e.ags, e.kind, e.time)) if e.event == RETURNED and "received" not in e.detail else None
+        wanted = {"received"} - e.detail.keys()
+        if e.event == RETURNED and e.kind == AGREEMENT_KIND and page_version(e) == (None, None):
+            wanted.add("qr_codes")
+        volume = volumes.get((e.ags, e.kind, e.time)) if e.event == RETURNED and wanted else None
         if volume:
             if volume not in manifests:
                 path = ws.outputs / "archive" / f"{Path(volume).stem}.manifest.json"
@@ -294,9 +426,11 @@ def _with_received_dates(ws: Workspace, events: list[Event], archived: list[Even
             for source in manifests[volume]:
                 if (source.get("path"), source.get("ags"), source.get("kind"), source.get("part")) == (
                         e.file, e.ags, e.kind, e.detail.get("attachment")) and (
-                        pages is None or source.get("source_range") == pages) and source.get("received"):
-                    e = replace(e, detail={**e.detail, "received": source["received"]})
-                    break
+                        pages is None or source.get("source_range") == pages):
+                    found = {key: source[key] for key in wanted if source.get(key)}
+                    if found:
+                        e = replace(e, detail={**e.detail, **found})
+                        break
         result.append(e)
     return result
 
@@ -326,8 +460,10 @@ def load_status(ws: Workspace, today: dt.date | None = None) -> StatusReport:
     roster, campaign = read_roster_and_campaign(ws)
     events = read_events(ws, campaign.campaign_id)
     rows = build_rows(roster, events, campaign.deadline, today)
+    current = current_agreement(events, today)
     district = district_ags([m.ags for m in roster], getattr(campaign, "district_key", "") or "")
     if district in {m.ags for m in roster}:
         district = None  # a roster that names the district as a municipality: it has its row already
     return StatusReport(campaign.campaign_id, campaign.deadline, today, rows,
-                        district_row(district, events, today) if district else None)
+                        district_row(district, events, today) if district else None,
+                        current.version if current else None)

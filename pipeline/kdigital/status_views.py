@@ -35,13 +35,18 @@ def text_lines(report: StatusReport) -> list[str]:
     return lines + [""] + summary_lines(report)
 
 
+def _agreement_name(report: StatusReport) -> str:
+    """'der Vereinbarung', with the current version when one was generated: 'der Vereinbarung (Fassung 1a2b3c4d)'."""
+    return "der Vereinbarung" + (f" (Fassung {report.agreement_version})" if report.agreement_version else "")
+
+
 def summary_lines(report: StatusReport) -> list[str]:
     """The totals in words: answers, returns, overdue, against which deadline and date."""
     t = report.totals
     state = "abgelaufen" if report.deadline_passed else "läuft noch"
     return [
         f"{t.municipalities} Kommunen: {t.yes} ja, {t.no} nein, {t.open} offen",
-        f"Rückantwortformulare eingegangen: {t.replies}, Unterschriftenseiten der Vereinbarung: "
+        f"Rückantwortformulare eingegangen: {t.replies}, Unterschriftenseiten {_agreement_name(report)}: "
         f"{report.agreements_text()}",
         f"Rückmeldefrist {formatting.date(report.deadline)} ({state} am Stichtag {formatting.date(report.today)}): "
         f"{t.overdue} überfällig",
@@ -54,8 +59,16 @@ XLSX_COLUMNS = (  # header, width
     ("AGS", 11), ("Kommune", 30), ("Antwort", 9), ("Eingang laut Verzeichnis", 14),
     ("Rückantwort eingegangen", 14), ("Rückantwort am", 14), ("erkannt über", 13),
     ("Unterschriftenseite Vereinbarung", 20), ("Unterschriftenseite am", 14), ("überfällig", 11),
-    ("Erinnerung vom", 14),
+    ("Erinnerung vom", 14), ("Fassung der Unterschriftenseite", 16),
 )
+UNVERIFIED_VERSION = "nicht geprüft"  # a page counted as current, its version on record nowhere
+
+
+def _page_version(r: StatusRow) -> str | None:
+    """The version of the signature page shown, 'nicht geprüft' when a counted page has none on record."""
+    if not r.agreement_any:
+        return None
+    return r.agreement_version or (UNVERIFIED_VERSION if r.agreement_unverified else None)
 
 
 def xlsx_bytes(report: StatusReport) -> bytes:
@@ -78,7 +91,7 @@ def xlsx_bytes(report: StatusReport) -> bytes:
     for r in report.all_rows:
         ws.append([r.ags, r.name, r.answer, r.received, _reply(r), r.reply_received, r.matched_by or None,
                    r.agreement, r.agreement_received, NOT_EXPECTED if r.district else _yes_no(r.overdue),
-                   r.reminded])
+                   r.reminded, _page_version(r)])
         for column, number_format in formats.items():
             ws.cell(ws.max_row, column).number_format = number_format
         if r.overdue:
@@ -93,15 +106,17 @@ def xlsx_bytes(report: StatusReport) -> bytes:
                        ("Stichtag", report.today), ("Kommunen", t.municipalities), ("Antwort ja", t.yes),
                        ("Antwort nein", t.no), ("Antwort offen", t.open), ("überfällig", t.overdue),
                        ("Rückantwortformulare eingegangen", t.replies),
+                       ("Fassung der Vereinbarung", report.agreement_version),
                        ("Unterschriftenseiten Vereinbarung eingegangen", t.agreements),
                        ("Unterschriftenseiten Vereinbarung erwartet", t.agreements_expected),
+                       ("Unterschriftenseiten nur ältere Fassung (neu zu unterschreiben)", t.agreements_older),
                        ("Unterschriftenseiten Vereinbarung ohne „ja“", t.agreements_unexpected),
                        ("Unterschriftenseiten erwartet von", f"{t.yes} Kommunen mit „ja“"
                                                             + (" und dem Landkreis" if t.district else ""))):
         summary.append([key, value])
         if isinstance(value, dt.date):
             summary.cell(summary.max_row, 2).number_format = "DD.MM.YYYY"
-    summary.column_dimensions["A"].width = 44
+    summary.column_dimensions["A"].width = 58
     summary.column_dimensions["B"].width = 14
     for cell in summary["A"]:
         cell.font = Font(bold=True)
@@ -124,7 +139,7 @@ def write_xlsx(report: StatusReport, path: Path) -> None:
 # Colours of the chart and the table marks; the legend names each.
 COLOURS = {"ja": "#2e7d32", "nein": "#c62828", "offen": "#9e9e9e", "überfällig": "#ef6c00",
            "eingegangen": "#1565c0", "ausstehend": "#d7dbe0", "Seite eingegangen": "#6a1b9a",
-           "Seite ohne „ja“": "#b39ddb"}
+           OLDER_VERSION: "#f9a825", "Seite ohne „ja“": "#b39ddb"}
 
 _CSS = """
 body { font-family: "Liberation Sans", Arial, Helvetica, sans-serif; margin: 2rem; color: #1a1a1a; }
@@ -148,7 +163,8 @@ def _svg_chart(report: StatusReport) -> str:
     """An inline SVG: stacked bars for answers, reply forms and agreement pages, on one scale.
 
     The agreement bar counts as the tables do: the pages expected (the municipalities
-    that said ja and the district), returned or outstanding, and any returned anyway.
+    that said ja and the district), returned for the current version, returned only
+    for an older one (still to sign) or outstanding, and any returned anyway.
     """
     t = report.totals
     open_in_time = t.open - t.overdue
@@ -156,13 +172,22 @@ def _svg_chart(report: StatusReport) -> str:
         ("Antworten", [("ja", t.yes), ("nein", t.no), ("offen", open_in_time), ("überfällig", t.overdue)]),
         ("Rückantwortformulare", [("eingegangen", t.replies), ("ausstehend", t.municipalities - t.replies)]),
         (f"Vereinbarung ({t.agreements_expected} erwartet)",
-         [("Seite eingegangen", t.agreements), ("ausstehend", t.agreements_expected - t.agreements),
+         [("Seite eingegangen", t.agreements), (OLDER_VERSION, t.agreements_older),
+          ("ausstehend", t.agreements_expected - t.agreements - t.agreements_older),
           ("Seite ohne „ja“", t.agreements_unexpected)]),
     ]
     n = max([sum(count for _, count in segments) for _, segments in bars] + [1])
     label_w, bar_w, bar_h, gap, top = 190, 520, 30, 16, 8
-    height = top + len(bars) * (bar_h + gap) + 30
-    out = [f'<svg id="fortschritt" xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 20}" '
+    width = label_w + bar_w + 20
+    legend, x, y = [], 0.0, 0  # the legend wraps to a new line where it would leave the picture
+    for key in COLOURS:
+        step = 22 + 7.2 * len(key)
+        if x and x + step - 10 > width:
+            x, y = 0.0, y + 18
+        legend.append((key, x, y))
+        x += step
+    height = top + len(bars) * (bar_h + gap) + 30 + y
+    out = [f'<svg id="fortschritt" xmlns="http://www.w3.org/2000/svg" width="{width}" '
            f'height="{height}" role="img" aria-labelledby="fortschritt-titel">',
            f'<title id="fortschritt-titel">Rücklauf {html.escape(report.campaign_id)}: {t.yes} ja, {t.no} nein, '
            f'{t.open} offen, {t.replies} Rückantworten, Unterschriftenseiten '
@@ -184,12 +209,10 @@ def _svg_chart(report: StatusReport) -> str:
                 out.append(f'<text x="{x + w / 2:.2f}" y="{y + bar_h * 0.68:.1f}" font-size="13" '
                            f'text-anchor="middle" fill="{ink}">{count}</text>')
             x += w
-    y = top + len(bars) * (bar_h + gap) + 6
-    x = 0.0
-    for key in COLOURS:
-        out.append(f'<rect x="{x:.0f}" y="{y}" width="12" height="12" fill="{COLOURS[key]}"/>')
-        out.append(f'<text x="{x + 16:.0f}" y="{y + 11}" font-size="12">{html.escape(key)}</text>')
-        x += 22 + 7.2 * len(key)
+    base = top + len(bars) * (bar_h + gap) + 6
+    for key, x, y in legend:
+        out.append(f'<rect x="{x:.0f}" y="{base + y}" width="12" height="12" fill="{COLOURS[key]}"/>')
+        out.append(f'<text x="{x + 16:.0f}" y="{base + y + 11}" font-size="12">{html.escape(key)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -206,7 +229,7 @@ def _reply_cell(r: StatusRow) -> str:
 
 
 def _agreement_cell(r: StatusRow) -> str:
-    if not r.agreement_returned:
+    if not r.agreement_any:
         return r.agreement
     when = formatting.date(r.agreement_received) if r.agreement_received else YES
     return f"{when} ({OLDER_VERSION})" if r.agreement_older else when
@@ -229,7 +252,8 @@ def render_html(report: StatusReport) -> str:
             + _cell(_agreement_cell(r)) + _cell(NOT_EXPECTED if r.district else _yes_no(r.overdue))
             + _cell(formatting.date(r.reminded) if r.reminded else "") + "</tr>")
     foot = (f"<tr><td colspan=\"2\">{t.municipalities} Kommunen</td><td>{t.yes} ja, {t.no} nein, {t.open} offen</td>"
-            f"<td></td><td>{t.replies}</td><td></td><td>{t.agreements} von {t.agreements_expected}</td>"
+            f"<td></td><td>{t.replies}</td><td></td><td>{t.agreements} von {t.agreements_expected}"
+            + (f", {t.agreements_older} {OLDER_VERSION}" if t.agreements_older else "") + "</td>"
             f"<td>{t.overdue}</td><td></td></tr>")
     return "\n".join([
         "<!DOCTYPE html>",
@@ -249,7 +273,7 @@ def render_html(report: StatusReport) -> str:
         "<figure>",
         _svg_chart(report),
         f"<figcaption>{t.municipalities} Kommunen: {t.yes} ja, {t.no} nein, {t.open} offen; "
-        f"{t.replies} Rückantwortformulare eingegangen; Unterschriftenseiten der Vereinbarung: "
+        f"{t.replies} Rückantwortformulare eingegangen; Unterschriftenseiten {html.escape(_agreement_name(report))}: "
         f"{html.escape(report.agreements_text())}.</figcaption>",
         "</figure>",
         '<table id="status">',
