@@ -17,11 +17,12 @@ grey at 200 dpi, 60 ms in colour at 300 dpi (mostly pdfium decoding the JPEG).
 A scan is split at its coded pages (``split``): each part is a coded page, the
 uncoded pages after it (a form may have a second page) and the uncoded pages
 right before it that its code claims. A code's P=n says the coded page is page
-n of its document, so up to n−1 uncoded pages right before it belong to it: a
+n of its document, so the n−1 uncoded pages right before it belong to it: a
 whole letter stapled behind another (pages 1–2 without code, the reply form
 with P=3 on page 3) stays together. Those pages are taken only from the
-previous part's trailing uncoded pages, never from its coded pages; what the
-code does not claim stays with the previous part. Pages before the first code
+previous part's trailing uncoded pages, never from its coded pages, and only
+when all n−1 are there: fewer are the previous form's back pages (a stack of
+forms scanned in duplex) and stay with it, as does what the code does not claim. Pages before the first code
 belong to the first part: the pages before the form in its own document (the
 letter before the reply form, page 3) or a cover sheet (noted when there are
 more or fewer of them than the code says). A code continues the current part
@@ -232,9 +233,11 @@ def split(pages: Sequence[PageCodes]) -> list[Part]:
             continue
         first = page.page
         if current is not None:
-            # P=n: the n−1 uncoded pages before this page are its own; taken from the previous part's
-            # tail, never from its coded pages
-            claimed = min(max(code.page - 1, 0), page.page - 1 - current.coded)
+            # P=n: the n−1 uncoded pages before this page are its own (a stapled letter), taken from
+            # the previous part's tail, never from its coded pages – and only all of them: with fewer
+            # uncoded pages there, they are the previous form's back pages (a duplex scan), not ours
+            wanted = max(code.page - 1, 0)
+            claimed = wanted if page.page - 1 - current.coded >= wanted else 0
             first = page.page - claimed
             current.last = first - 1
         part = _Building(first, page.page, code, list(page.codes), coded=page.page)
