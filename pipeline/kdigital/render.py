@@ -46,7 +46,11 @@ _TAG = re.compile(r"\{\{|\{%|\{#")
 # elements: pictures' XML holds newlines too, and must not trigger the (costly) pass.
 _LISTING = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\n\t\a\f]")
 # XML element tags and Jinja statements of a patched part, for the structure check below.
-_STRUCTURE = re.compile(r"<(/?)([A-Za-z][\w.:-]*)[^>]*?(/?)>|\{%-?\s*(\w+)([^%]*)")
+_STRUCTURE = re.compile(r"<(/?)([A-Za-z][\w.:-]*)[^>]*?(/?)>|\{%[-+]?\s*(\w+)([^%]*)")
+# Characters XML 1.0 forbids; docxtpl's recovering parser drops them, the shortcut must too.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# |safe and Markup-producing filters let a value bring its own markup: only the full repair copes.
+_RAW_MARKUP = re.compile(r"\|\s*(?:safe|markup)\b")
 _BLOCK_OPEN = {"if", "for", "macro", "call", "filter", "with", "block", "raw", "autoescape", "trans"}
 _BLOCK_MIDDLE = {"elif", "else", "pluralize"}
 _TABLE_SHAPE = {"w:tbl", "w:tr", "w:tc", "w:tblGrid", "w:gridCol"}
@@ -307,6 +311,8 @@ class DocumentTemplate:
         # anything, only the renumbering is left, done on the text (a third of the time).
         if self._light_repair:
             ids = iter(range(1001, 1_000_000))
+            if _XML_INVALID.search(xml):
+                xml = _XML_INVALID.sub("", xml)
             return _DOCPR.sub(lambda m: f"{m[1]}{next(ids)}{m[2]}", xml)
         tpl = self._tpl
         tree = tpl.fix_tables(xml)
@@ -399,8 +405,11 @@ def _repair_is_renumbering(tpl, source: str) -> bool:
     satisfy docxtpl's grid repair; and drawings use the usual ``wp`` prefix. Values
     are XML-escaped; images and RichText insert balanced XML.
     """
+    if _RAW_MARKUP.search(source):
+        return False
     stack: list[str] = []  # names of the open elements
     blocks: list[list] = []  # open Jinja blocks: [element path at the tag, lowest depth since]
+    statements = 0
     for match in _STRUCTURE.finditer(source):
         closing, name, empty, keyword, rest = match.groups()
         if name is not None:
@@ -417,6 +426,7 @@ def _repair_is_renumbering(tpl, source: str) -> bool:
             elif not empty:
                 stack.append(name)
             continue
+        statements += 1
         if stack and stack[-1] in ("w:tbl", "w:tr"):
             return False
         if keyword in _BLOCK_OPEN or (keyword == "set" and "=" not in rest):
@@ -426,8 +436,8 @@ def _repair_is_renumbering(tpl, source: str) -> bool:
                 return False
             if keyword.startswith("end"):
                 blocks.pop()
-    if stack or blocks:
-        return False
+    if stack or blocks or statements != source.count("{%"):
+        return False  # unbalanced, or a statement this scan could not read
     try:
         parsed = etree.fromstring(source)
     except etree.XMLSyntaxError:
