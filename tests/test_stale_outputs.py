@@ -194,3 +194,4 @@ def test_an_outdated_post_letter_stays_out_of_the_print_file_after_only(workspac
     assert f"{changed.ags} {addressing.designation(changed)}" not in titles
     assert f"{post[0].ags} {addressing.designation(post[0])}" in titles
     assert any(changed.ags in r.getMessage() and "veraltet" in r.getMessage() for r in caplog.records)
+

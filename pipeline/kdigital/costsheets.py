@@ -228,13 +228,13 @@ def make_costs(
         published = staging.publish(names + [OVERVIEW] + pdfs)
     # sheets of renamed or removed municipalities, and PDFs of sheets rewritten without --pdf, go
     removed = prune(folder, published, None if not only else {m.ags for m in selected})
+    by_stem = {addressing.file_stem(m): m.ags for m in selected}
+    record_generated(ws.root, inputs.campaign.campaign_id, KIND,
+                     [(by_stem[p.stem], p) for p in published if p.stem in by_stem], hashes)
     # e-mail drafts that attach a cost sheet must attach this one (or none, without --pdf)
     from kdigital.letters import refresh_drafts
 
     refresh_drafts(ws, inputs.roster, inputs.campaign, None if not only else {m.ags for m in selected})
-    by_stem = {addressing.file_stem(m): m.ags for m in selected}
-    record_generated(ws.root, inputs.campaign.campaign_id, KIND,
-                     [(by_stem[p.stem], p) for p in published if p.stem in by_stem], hashes)
     return CostRun(folder, published[:len(names)], published[len(names)], scenarios,
                    published[len(names) + 1:], failures, answers, removed)
 

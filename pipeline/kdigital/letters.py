@@ -17,6 +17,7 @@ from kdigital.contexts import campaign_context, document_properties, municipalit
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
 from kdigital.costs import ScenarioRate, letter_rates
+from kdigital.errors import ValidationError
 from kdigital.inputs import load_inputs, select
 from kdigital.roster import Municipality
 from kdigital.workspace import Workspace
@@ -214,7 +215,15 @@ def refresh_drafts(ws: Workspace, roster: Sequence[Municipality], campaign: Camp
     if not selected:
         return []
     pdfs = {f"{addressing.file_stem(m)}.pdf" for m in selected}
-    names = prepare_drafts(folder, ws, selected, pdfs, campaign)
+    try:
+        names = prepare_drafts(folder, ws, selected, pdfs, campaign)
+    except ValidationError as exc:
+        # They cannot be rewritten (the roster changed): outdated, they must not be sent either.
+        for m in selected:
+            (drafts / f"{addressing.file_stem(m)}.eml").unlink(missing_ok=True)
+        log.warning("E-Mail-Entwürfe entfernt, weil sie nicht neu geschrieben werden können (%s); "
+                    "mit „kdigital letters --pdf“ neu erzeugen", "; ".join(str(f) for f in exc.findings))
+        return []
     return [folder / name for name in names]
 
 
