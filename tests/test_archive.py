@@ -864,3 +864,23 @@ def test_files_read_side_by_side_give_what_one_process_gives(workspace, returns,
         ))
     assert len(outcomes[0][0]) >= 9 and len(outcomes[0][1]) >= 5
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_reading_worker_killed_from_outside_stops_the_run_with_a_message(workspace, returns, monkeypatch):
+    import kdigital.intake as intake
+
+    good_returns(returns)
+    real = intake._read_file
+
+    def dying(path, *args, **kwargs):
+        if path.name == "scan 001.pdf":
+            os._exit(9)  # as the out-of-memory killer would end it
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(intake, "_read_file", dying)
+    before = hashes(returns)
+    result = invoke("-w", workspace.root, "archive")
+    assert result.exit_code == 1, result.output
+    assert "Prüfprozess ist abgebrochen" in result.stderr
+    assert hashes(returns) == before
+    assert not list((workspace.outputs / "archive").glob("*.pdf"))

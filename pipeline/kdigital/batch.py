@@ -27,6 +27,7 @@ Job = Callable[[T], tuple[str, Mapping[str, Any], Mapping[str, str]]]
 # Below this many documents, one process is faster than starting workers.
 PARALLEL_THRESHOLD = 100
 _REPORT_EVERY = 16
+_WATCH_INTERVAL = 0.5  # seconds between checks that the workers are still alive
 
 
 class Progress:
@@ -83,6 +84,14 @@ def render_batch(
     hashes = {}
     try:
         while running:
+            if not queue._reader.poll(_WATCH_INTERVAL):
+                # a worker killed from outside (out of memory) never says "done": do not wait forever
+                dead = [p for p in procs if p.exitcode not in (None, 0)]
+                if dead and not queue._reader.poll(0):
+                    error = (f"Ein Arbeitsprozess ist abgebrochen (Exit-Code {dead[0].exitcode}, z. B. zu wenig "
+                             "Arbeitsspeicher); nichts veröffentlicht – mit -j 1 erneut versuchen")
+                    break
+                continue
             kind, value = queue.get()
             if kind == "n":
                 _report(value, hashes, progress)

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kdigital.batch import default_workers
+from kdigital.errors import KdigitalError
 from kdigital.identifiers import AgreementVersion, Matcher, Party, Unmatched, Unnamed, route, version_flag
 from kdigital.signatures import Signature, read_signature
 
@@ -201,16 +202,23 @@ def read_returns(files: Iterable[Path], folder: Path, parties: Mapping[str, Part
             _merge(intake, _read_one(item, job))
             advance(1)
         return intake
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     _JOB = job
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            for part, records in pool.imap(_read_in_worker, enumerate(files, start=1)):
-                for record in records:  # the worker's warnings, told here in file order
-                    logging.getLogger(record.name).handle(record)
-                _merge(intake, part)
-                advance(1)
+        for part, records in pool.map(_read_in_worker, enumerate(files, start=1)):
+            for record in records:  # the worker's warnings, told here in file order
+                logging.getLogger(record.name).handle(record)
+            _merge(intake, part)
+            advance(1)
+    except BrokenProcessPool as exc:  # a worker killed from outside (out of memory): never wait for it
+        raise KdigitalError("Ein Prüfprozess ist abgebrochen (z. B. zu wenig Arbeitsspeicher bei einem sehr "
+                            "großen Scan); nichts archiviert") from exc
     finally:
         _JOB = None
+        pool.shutdown(wait=True, cancel_futures=True)
     return intake
 
 
