@@ -205,6 +205,7 @@ def read_returns(files: Iterable[Path], folder: Path, parties: Mapping[str, Part
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    context.current_agreement()  # once, here: each worker would otherwise work it out (and warn) again
     _JOB = job
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
