@@ -406,6 +406,12 @@ def test_a_copier_page_is_decoded_by_pillow_at_reduced_size_and_others_by_pdfium
         assert _jpeg_scan(document[0], 150 / 72) is None  # not a JPEG: pdfium renders it
     finally:
         document.close()
-    for path in (jpeg, png):
+    coarse = scan(tmp_path / "grob.pdf", code_page(code, dpi=100), dpi=100)
+    document = pdfium.PdfDocument(str(coarse))
+    try:
+        assert _jpeg_scan(document[0], 150 / 72) is None  # coarser than asked for: pdfium enlarges it
+    finally:
+        document.close()
+    for path in (jpeg, png, coarse):
         (page,) = read_codes(path)
         assert page.codes == (code,)

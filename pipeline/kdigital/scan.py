@@ -179,6 +179,8 @@ def _jpeg_scan(page, scale: float):
     import pypdfium2.raw as pdfium_c
     from PIL import Image
 
+    if pdfium_c.FPDFPage_GetAnnotCount(page.raw) > 0:
+        return None  # a stamp or form field could carry a code: pdfium draws those too
     objects = list(page.get_objects(max_depth=1))
     if len(objects) != 1 or objects[0].type != pdfium_c.FPDF_PAGEOBJ_IMAGE:
         return None
@@ -193,6 +195,8 @@ def _jpeg_scan(page, scale: float):
         if picture.mode not in ("L", "RGB"):
             return None
         width, height = page.get_size()
+        if picture.width * picture.height < width * height * scale * scale * 0.8:
+            return None  # coarser than asked for: pdfium enlarges it, Pillow would not
         # draft picks the smallest reduction that still reaches the size asked for; asking for
         # 90 % lets a 300 dpi scan decode at half size (150 dpi) despite rounding
         picture.draft("L", (max(1, int(width * scale * 0.9)), max(1, int(height * scale * 0.9))))
