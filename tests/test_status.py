@@ -524,3 +524,24 @@ def test_pages_signed_before_the_agreement_was_regenerated_count_no_more(workspa
     assert (t.agreements, t.agreements_expected, t.agreements_older) == (0, 3, 2)
     assert {r.ags: r.agreement for r in after.all_rows if r.agreement_expected} == {
         YES_AGS[0]: "ja (ältere Fassung)", YES_AGS[1]: "nein", "06534000": "ja (ältere Fassung)"}
+
+
+def test_a_page_of_another_version_with_the_same_text_counts():
+    # a new version whose text is unchanged (say, only the layout of the template changed)
+    roster = [replace(example_municipality(), ags=f"0000000{n}", interest=True) for n in (1, 2)]
+    newer = replace(generated(2, "00000001", VERSION_B, 5), detail={"version": VERSION_B, "fingerprint": FINGERPRINT_A})
+    events = [generated(1, "00000001", VERSION_A, 1), newer,
+              page(3, "00000001", 6, codes=[code("00000001", VERSION_A, FINGERPRINT_A)]),
+              page(4, "00000002", 6, codes=[code("00000002", VERSION_A, FINGERPRINT_B)])]
+    rows = by_ags(build_rows(roster, events, DEADLINE, TODAY))
+    assert (rows["00000001"].agreement_returned, rows["00000001"].agreement_older) == (True, False)
+    assert (rows["00000002"].agreement_returned, rows["00000002"].agreement_older) == (False, True)
+
+
+def test_the_agreement_records_its_version_and_fingerprint(campaign):
+    from kdigital.agreement import make_agreement
+
+    run = make_agreement(campaign)
+    with Ledger.open(campaign.root) as ledger:
+        details = {e.file: e.detail for e in ledger.events(GENERATED, kind="VB")}
+    assert details and all(d == {"version": run.version, "fingerprint": run.fingerprint} for d in details.values())

@@ -291,6 +291,7 @@ def make_agreement(
     record_generated(ws.root, campaign.campaign_id, KIND,
                      [(p.name[:8], p) for p in published if p.parent.name == SIGNATURES]
                      + [(party["ags"], p) for party in parties[:1] for p in published if p.parent == folder],
-                     {Path(k).name: v for k, v in hashes.items()})
+                     {Path(k).name: v for k, v in hashes.items()},
+                     {"version": version, "fingerprint": fingerprint})
     return AgreementRun(folder, published[0], published[1:len(pages) + 1], participants(inputs.roster),
                         inputs.cost_model.net_cost, version, fingerprint, published[len(pages) + 1:], failures)

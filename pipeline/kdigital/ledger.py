@@ -253,11 +253,12 @@ def _statements(script: str) -> list[str]:
 
 
 def record_generated(root: Path, campaign: str, kind: str, documents: list[tuple[str, Path]],
-                     known: dict[str, str] | None = None) -> None:
+                     known: dict[str, str] | None = None, detail: dict[str, Any] | None = None) -> None:
     """Record a ``generated`` event for each (AGS, written file), in one commit.
 
     ``known`` maps file names to SHA-256 digests already computed while writing
-    (the renderer's); other files are hashed here.
+    (the renderer's); other files are hashed here. ``detail`` goes with every event
+    (the agreement's version and fingerprint).
     """
     if not documents:
         return
@@ -268,4 +269,5 @@ def record_generated(root: Path, campaign: str, kind: str, documents: list[tuple
         for ags, path in documents:
             digest = known.get(path.name) or hashlib.sha256(path.read_bytes()).hexdigest()
             file = str(path.relative_to(root)) if path.is_relative_to(root) else str(path)
-            ledger.record(GENERATED, ags=ags, kind=kind, campaign=campaign, file=file, sha256=digest)
+            ledger.record(GENERATED, ags=ags, kind=kind, campaign=campaign, file=file, sha256=digest,
+                          detail=detail or {})

@@ -262,6 +262,8 @@ def standing(e: Event, current: _Agreement | None) -> str:
     version, fingerprint = page_version(e)
     if current is None:  # no agreement generated on record: only intake's flag can tell
         return OLDER if _older_flags(e) else CURRENT if version or fingerprint else UNVERIFIED
+    if fingerprint and current.fingerprint and fingerprint == current.fingerprint:
+        return CURRENT  # the same text, whatever the version says (e.g. only the layout changed)
     if version:
         return CURRENT if version == current.version else OLDER
     if fingerprint and current.fingerprint:
