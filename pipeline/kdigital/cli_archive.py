@@ -21,12 +21,17 @@ EXIT_MISMATCH = ExitCode.verification_failed
 _KIND_HEADINGS = {"IB": "Rückantwort (IB)", "KB": "Kostenblatt (KB)", "VB": "Vereinbarung (VB)"}
 
 
+def _returns_options(command):
+    """The options ``archive`` and ``intake`` share: the returns folder and the progress bar."""
+    command = _report_errors(command)
+    command = click.pass_obj(command)
+    command = click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")(command)
+    return click.option("--returns", "returns", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Ordner mit den Rückläufen, mit Unterordnern (Vorgabe: inputs/returns).")(command)
+
+
 @cli.command()
-@click.option("--returns", "returns", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Ordner mit den Rückläufen, mit Unterordnern (Vorgabe: inputs/returns).")
-@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
-@click.pass_obj
-@_report_errors
+@_returns_options
 def archive(state: _State, returns: Path | None, silent: bool) -> None:
     """Eingegangene Rückläufe prüfen und in einem Archivband ablegen.
 
@@ -101,11 +106,7 @@ def _rejected(rejected, kept: str) -> None:
 
 
 @cli.command()
-@click.option("--returns", "returns", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Ordner mit den Rückläufen, mit Unterordnern (Vorgabe: inputs/returns).")
-@click.option("-s", "--silent", is_flag=True, help="Keinen Fortschrittsbalken zeigen.")
-@click.pass_obj
-@_report_errors
+@_returns_options
 def intake(state: _State, returns: Path | None, silent: bool) -> None:
     """Eingegangene Rückläufe nur zuordnen, ohne etwas zu schreiben.
 
