@@ -537,26 +537,15 @@ _LIST_COLUMNS = (("AGS", 11), ("Kommune", 32), ("Empfänger", 36), ("Versandweg"
 
 def write_dispatch_list(target: Path, rows: Sequence[DispatchRow]) -> None:
     """Write the rows as ``target`` (versand.xlsx), header frozen and filterable; atomically."""
-    from openpyxl import Workbook  # imported here: slow to import, needed only for the list
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    from kdigital.workbook import finish_table, table_workbook  # openpyxl: slow to import, only for the list
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Versand"
-    ws.append([name for name, _ in _LIST_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-    for i, (_, width) in enumerate(_LIST_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
+    wb, ws = table_workbook("Versand", _LIST_COLUMNS)
     for row in rows:
         local = row.sent_at.astimezone(TIMEZONE).replace(tzinfo=None) if row.sent_at else None
         ws.append([row.ags, row.municipality, row.recipient, row.channel, row.file, local])
         if local is not None:
             ws.cell(ws.max_row, len(_LIST_COLUMNS)).number_format = "DD.MM.YYYY HH:MM"
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(_LIST_COLUMNS))}{max(ws.max_row, 1)}"
+    finish_table(ws, len(_LIST_COLUMNS))
     buffer = io.BytesIO()
-    wb.properties.creator = "kdigital"
     wb.save(buffer)
     write_atomic(target, buffer.getvalue())

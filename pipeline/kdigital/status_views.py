@@ -73,19 +73,11 @@ def _page_version(r: StatusRow) -> str | None:
 
 def xlsx_bytes(report: StatusReport) -> bytes:
     """The report as a workbook: sheet ``Status`` (one row per municipality) and ``Übersicht``."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.utils import get_column_letter
+    from openpyxl.styles import Font, PatternFill
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Status"
-    ws.append([name for name, _ in XLSX_COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for i, (_, width) in enumerate(XLSX_COLUMNS, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = width
+    from kdigital.workbook import finish_table, table_workbook
+
+    wb, ws = table_workbook("Status", XLSX_COLUMNS, wrap_header=True)
     formats = {4: "DD.MM.YYYY", 6: "DD.MM.YYYY", 9: "DD.MM.YYYY", 11: "DD.MM.YYYY"}
     overdue_fill = PatternFill("solid", fgColor="FDE0C5")
     for r in report.all_rows:
@@ -97,8 +89,7 @@ def xlsx_bytes(report: StatusReport) -> bytes:
         if r.overdue:
             for cell in ws[ws.max_row]:
                 cell.fill = overdue_fill
-    ws.freeze_panes = "C2"  # header and AGS/name stay in view
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(XLSX_COLUMNS))}{ws.max_row}"
+    finish_table(ws, len(XLSX_COLUMNS), freeze="C2")  # header and AGS/name stay in view
 
     t = report.totals
     summary = wb.create_sheet("Übersicht")
@@ -120,7 +111,6 @@ def xlsx_bytes(report: StatusReport) -> bytes:
     summary.column_dimensions["B"].width = 14
     for cell in summary["A"]:
         cell.font = Font(bold=True)
-    wb.properties.creator = "kdigital"
     wb.properties.title = f"Rücklauf {report.campaign_id}, Stand {formatting.date(report.today)}"
     buffer = io.BytesIO()
     wb.save(buffer)

@@ -13,7 +13,7 @@ import re
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from openpyxl.utils import get_column_letter
 
@@ -219,3 +219,28 @@ def parse_date(value: Any) -> dt.date | None:
                 continue
     return None
 
+
+
+def table_workbook(title: str, columns: Sequence[tuple[str, float]], *, wrap_header: bool = False):
+    """A new workbook whose sheet ``title`` has a bold header row of ``columns`` (name, width): (wb, ws)."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    wb = Workbook()
+    wb.properties.creator = "kdigital"
+    ws = wb.active
+    ws.title = title
+    ws.append([name for name, _ in columns])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        if wrap_header:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    for i, (_, width) in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(i)].width = width
+    return wb, ws
+
+
+def finish_table(ws, columns: int, freeze: str = "A2") -> None:
+    """Freeze the header (and the columns left of ``freeze``) and put a filter on every column."""
+    ws.freeze_panes = freeze
+    ws.auto_filter.ref = f"A1:{get_column_letter(columns)}{max(ws.max_row, 1)}"
