@@ -195,3 +195,14 @@ def test_an_outdated_post_letter_stays_out_of_the_print_file_after_only(workspac
     assert f"{post[0].ags} {addressing.designation(post[0])}" in titles
     assert any(changed.ags in r.getMessage() and "veraltet" in r.getMessage() for r in caplog.records)
 
+
+
+def test_a_warning_repeated_across_a_batch_is_shown_ten_times_then_counted(caplog):
+    import logging
+
+    from kdigital.errors import warn_some
+
+    with caplog.at_level("WARNING"):
+        warn_some(logging.getLogger("kdigital.test"), [f"Anschrift {n}" for n in range(13)], "Anschriften")
+    assert [r.getMessage() for r in caplog.records] == [f"Anschrift {n}" for n in range(10)] + [
+        "… und 3 weitere Anschriften"]

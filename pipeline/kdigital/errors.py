@@ -9,7 +9,9 @@ exception is a bug and shows a traceback.
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
+from typing import Sequence
 
 
 class ExitCode(enum.IntEnum):
@@ -97,3 +99,14 @@ class MissingDependencyError(KdigitalError):
     """A program kdigital needs is not installed."""
 
     exit_code = ExitCode.missing_dependency
+
+
+SHOWN_WARNINGS = 10  # a batch of 10,751 must not drown the terminal in the same warning
+
+
+def warn_some(log: logging.Logger, messages: Sequence[str], rest: str) -> None:
+    """Log the first ``SHOWN_WARNINGS`` of ``messages`` as warnings, then '… und N weitere <rest>'."""
+    for message in messages[:SHOWN_WARNINGS]:
+        log.warning("%s", message)
+    if len(messages) > SHOWN_WARNINGS:
+        log.warning("… und %d weitere %s", len(messages) - SHOWN_WARNINGS, rest)

@@ -17,7 +17,7 @@ from kdigital.contexts import campaign_context, document_properties, municipalit
 from kdigital.batch import Progress
 from kdigital.campaign import Campaign
 from kdigital.costs import ScenarioRate, letter_rates
-from kdigital.errors import ValidationError
+from kdigital.errors import ValidationError, warn_some
 from kdigital.inputs import load_inputs, select
 from kdigital.roster import Municipality
 from kdigital.workspace import Workspace
@@ -156,16 +156,11 @@ def make_letters(
     return LetterRun(folder, published[:n], published[n:k], failures, published[k:], print_file, removed)
 
 
-_SHOWN_WARNINGS = 10
-
-
 def warn_about_addresses(selected: Sequence[Municipality]) -> None:
     """Warn (the first few, then a count) where an address block will not fit the address field."""
-    problems = [(m, problem) for m in selected if (problem := addressing.address_problem(m))]
-    for m, problem in problems[:_SHOWN_WARNINGS]:
-        log.warning("%s (AGS %s, Zeile %s): %s", addressing.designation(m), m.ags, m.row, problem)
-    if len(problems) > _SHOWN_WARNINGS:
-        log.warning("… und %d weitere Anschriften, die nicht ins Anschriftfeld passen", len(problems) - _SHOWN_WARNINGS)
+    warn_some(log, [f"{addressing.designation(m)} (AGS {m.ags}, Zeile {m.row}): {problem}"
+                    for m in selected if (problem := addressing.address_problem(m))],
+              "Anschriften, die nicht ins Anschriftfeld passen")
 
 
 MAIL_FOLDER = "mail"
@@ -246,11 +241,9 @@ def _outdated_letters(folder: Path, template, job: LetterJob, roster: Sequence[M
         existing = folder / name
         if not existing.is_file() or existing.read_bytes() != template.render(context, properties):
             outdated.add(m.ags)
-    for ags in sorted(outdated)[:_SHOWN_WARNINGS]:
-        log.warning("Anschreiben %s ist veraltet (Verzeichnis geändert) und bleibt aus dem Serienbrief – "
-                    "mit „kdigital letters --pdf --only %s“ neu erzeugen", ags, ags)
-    if len(outdated) > _SHOWN_WARNINGS:
-        log.warning("… und %d weitere veraltete Anschreiben", len(outdated) - _SHOWN_WARNINGS)
+    warn_some(log, [f"Anschreiben {ags} ist veraltet (Verzeichnis geändert) und bleibt aus dem Serienbrief – "
+                    f"mit „kdigital letters --pdf --only {ags}“ neu erzeugen" for ags in sorted(outdated)],
+              "veraltete Anschreiben")
     return outdated
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kdigital.errors import Finding
+from kdigital.errors import Finding, warn_some
 from kdigital.workbook import Row, Table, parse_date, read_table
 
 log = logging.getLogger(__name__)
@@ -105,18 +105,17 @@ def read_roster(wb, source: str, seen_ags: set[str] | None = None) -> tuple[list
     return municipalities, table.findings
 
 
-def _warn_about_kind_in_name(municipalities: list[Municipality], source: str, shown: int = 10) -> None:
+def _warn_about_kind_in_name(municipalities: list[Municipality], source: str) -> None:
     """Warn where the name repeats the Art, as official lists write it ('Gießen, Universitätsstadt').
 
     Documents put the Art before the name, which would read 'Universitätsstadt
     Gießen, Universitätsstadt'. A warning, not an error: the name may be meant so.
     """
-    found = [m for m in municipalities if m.kind and (m.name.endswith(f", {m.kind}") or m.name.startswith(f"{m.kind} "))]
-    for m in found[:shown]:
-        log.warning("%s, Blatt „%s“, Zeile %d, Spalte „Name“: „%s“ enthält die Art „%s“, die in der Spalte „Art“ "
-                    "steht – in den Dokumenten stünde „%s %s“", source, SHEET, m.row, m.name, m.kind, m.kind, m.name)
-    if len(found) > shown:
-        log.warning("… und %d weitere Namen, die die Art enthalten", len(found) - shown)
+    warn_some(log, [f"{source}, Blatt „{SHEET}“, Zeile {m.row}, Spalte „Name“: „{m.name}“ enthält die Art "
+                    f"„{m.kind}“, die in der Spalte „Art“ steht – in den Dokumenten stünde „{m.kind} {m.name}“"
+                    for m in municipalities
+                    if m.kind and (m.name.endswith(f", {m.kind}") or m.name.startswith(f"{m.kind} "))],
+              "Namen, die die Art enthalten")
 
 
 def validate_rows(table: Table) -> list[Municipality]:
