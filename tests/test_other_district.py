@@ -57,3 +57,15 @@ def test_older_workbooks_without_the_keys_stay_marburg_biedenkopf(workspace):
         set_setting(workspace.roster, "Kampagne", key, None)
     campaign = load_inputs(workspace).campaign
     assert (campaign.district_name, campaign.seat) == ("Landkreis Marburg-Biedenkopf", "Marburg")
+
+
+def test_a_district_named_without_its_seat_is_an_error_for_the_agreement(workspace):
+    import pytest
+
+    from kdigital.errors import ValidationError
+
+    set_setting(workspace.roster, "Kampagne", "Landkreis", "Landkreis Gießen")
+    set_setting(workspace.roster, "Kampagne", "Sitz des Landkreises", None)
+    with pytest.raises(ValidationError, match="Sitz des Landkreises"):
+        make_agreement(workspace)
+    assert not (workspace.outputs / "agreement").exists()

@@ -83,6 +83,9 @@ def check(inputs: Inputs, source: str) -> list[Finding]:
         if not value:
             findings.append(Finding(source, f"„{key}“ fehlt für die Vereinbarung (Unterzeichner des Landkreises)",
                                     "Kampagne", None, "Wert"))
+    if not c.seat:  # a district named without its seat: the signature block would read ", den …"
+        findings.append(Finding(source, "„Sitz des Landkreises“ fehlt für die Vereinbarung (Ort der Unterschrift "
+                                        f"des {c.district_name})", "Kampagne", None, "Wert"))
     if c.district_key and not (c.district_key.isdigit() and len(c.district_key) == 5):
         findings.append(Finding(source, "„Kreisschlüssel“ muss aus genau 5 Ziffern bestehen", "Kampagne", None,
                                 "Wert", c.district_key))
