@@ -40,6 +40,15 @@ def edit_sheet(path: Path, sheet: str, edits: dict[tuple[int, str], Any]) -> Non
     wb.save(path)
 
 
+def answer(ws: Workspace, yes=(), no=()) -> None:
+    """Answers ja for ``yes``, nein for ``no`` (AGS), none for the rest: one workbook write."""
+    clear_answers(ws)
+    rows = {a: roster_row(ws, a) for a in (*yes, *no)}
+    edits = {(rows[a], "Interesse"): "ja" for a in yes}
+    edits.update({(rows[a], "Interesse"): "nein" for a in no})
+    edit_sheet(ws.roster, "Kommunen", edits)
+
+
 def clear_answers(ws: Workspace) -> None:
     """Empty the Interesse and Eingang columns, as at the start of a campaign."""
     wb = openpyxl.load_workbook(ws.roster)

@@ -11,7 +11,7 @@ import pytest
 from docx.oxml.ns import qn
 from click.testing import CliRunner
 
-from conftest import clear_answers, edit_sheet, files_under, roster_row
+from conftest import answer as set_answers, clear_answers, edit_sheet, files_under, roster_row
 from kdigital.agreement import body_text, make_agreement
 from kdigital.cli import cli
 from kdigital.errors import ValidationError
@@ -22,10 +22,7 @@ NO = ["06534002", "06534003", "06534004"]
 
 def answer(ws, yes=YES, no=NO):
     """5 yes, 3 no, the rest unanswered."""
-    clear_answers(ws)
-    edits = {(roster_row(ws, a), "Interesse"): "ja" for a in yes}
-    edits.update({(roster_row(ws, a), "Interesse"): "nein" for a in no})
-    edit_sheet(ws.roster, "Kommunen", edits)
+    set_answers(ws, yes, no)
 
 
 def norm(text: str) -> str:

@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import clear_answers, edit_sheet, files_under, roster_row
+from conftest import answer, clear_answers, edit_sheet, files_under, roster_row
 from kdigital.cli import cli
 from kdigital.chart import Marker, RateChart
 from kdigital.costsheets import (NO_ANSWERS, NO_INTEREST, TEMPLATE, CostSheetJob, chart_markers, make_chart,
@@ -159,9 +159,7 @@ def test_no_answers_yet(workspace):
 
 
 def test_answers_but_no_ja_is_not_called_no_answers(workspace):
-    clear_answers(workspace)
-    for ags in ("06534014", "06534009", "06534022"):
-        edit_sheet(workspace.roster, "Kommunen", {(roster_row(workspace, ags), "Interesse"): "nein"})
+    answer(workspace, no=("06534014", "06534009", "06534022"))
     run = make_costs(workspace, only=["06534014"])
     text = text_of(run.documents[0])
     assert NO_INTEREST in text and NO_ANSWERS not in text
@@ -173,9 +171,7 @@ def test_answers_but_no_ja_is_not_called_no_answers(workspace):
 
 
 def test_interest_scenario_once_answers_are_in(workspace):
-    clear_answers(workspace)
-    for ags in ("06534014", "06534009", "06534022"):
-        edit_sheet(workspace.roster, "Kommunen", {(roster_row(workspace, ags), "Interesse"): "ja"})
+    answer(workspace, yes=("06534014", "06534009", "06534022"))
     run = make_costs(workspace, only=["06534009"])
     rows = scenario_rows(run.documents[0])
     interest = next(v for k, v in rows.items() if k.startswith("Interesse"))
