@@ -10,7 +10,7 @@ import openpyxl
 import pytest
 from click.testing import CliRunner
 
-from conftest import answer, clear_answers, edit_sheet, files_under, roster_row
+from conftest import answer, clear_answers, edit_sheet, files_under
 from kdigital.cli import cli
 from kdigital.chart import Marker, RateChart
 from kdigital.costsheets import (NO_ANSWERS, NO_INTEREST, TEMPLATE, CostSheetJob, chart_markers, make_chart,

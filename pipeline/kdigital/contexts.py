@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kdigital import addressing, formatting
-from kdigital.campaign import DEFAULT_DISTRICT, Campaign
+from kdigital.campaign import Campaign
 from kdigital.roster import Municipality
 
 
@@ -62,7 +62,7 @@ def municipality_context(m: Municipality) -> dict[str, Any]:
 
 
 def document_properties(title: str, identifier: str, m: Municipality | None, kind: str,
-                        district: str = DEFAULT_DISTRICT) -> dict[str, str]:
+                        district: str) -> dict[str, str]:
     """Core properties of one document (title, author, subject, keywords with identifier and AGS)."""
     who = addressing.designation(m) if m else district
     # LibreOffice splits keywords at spaces and semicolons: keep each one a single word.
